@@ -1,0 +1,27 @@
+# BeatLM: `make demo` runs the main job, `make test` runs the tests. Both do all set-up first.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.beatlm-setup
+
+.PHONY: setup test test-fast demo lint clean-venv
+
+$(STAMP): scripts/setup_env.sh pyproject.toml requirements/lock.txt requirements/base.txt requirements/dev.txt requirements/no-deps.txt requirements/apt.txt
+	PYTHON=$(PYTHON) scripts/setup_env.sh $(VENV)
+	touch $@
+
+setup: $(STAMP)
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+demo: setup
+	$(VENV)/bin/beatlm demo
+
+lint: setup
+	$(VENV)/bin/ruff check beatlm tests scripts
+
+clean-venv:
+	rm -rf $(VENV)

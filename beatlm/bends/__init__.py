@@ -1,0 +1,21 @@
+"""The few places where audiocraft 1.3.0 has to be bent to work as BeatLM's harness.
+
+Each bend lives in its own module, says why in its docstring, and has a test under `tests/bends/`
+that fails if the bend stops working. `apply()` installs them all; it is idempotent and is called
+by every BeatLM entry point that uses audiocraft (the Dora main, solvers, loaders).
+"""
+
+_applied = False
+
+
+def apply() -> None:
+    """Install every runtime bend (safe to call many times)."""
+    global _applied
+    if _applied:
+        return
+    from . import audiocraft_env, audiocraft_train, keep_last, secure_load
+    audiocraft_env.apply()
+    audiocraft_train.apply()
+    keep_last.apply()
+    secure_load.apply()
+    _applied = True

@@ -1,0 +1,1 @@
+"""The `beatlm` command line: one module per sub-command, each with `add_parser` and `run`."""

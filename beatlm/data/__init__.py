@@ -1,0 +1,1 @@
+"""Data sets and manifests (audiocraft's `data.jsonl.gz` format)."""

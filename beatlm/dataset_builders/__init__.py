@@ -1,0 +1,1 @@
+"""Data-set building steps: rendered beats, captions, downloads, vocal removal, features."""

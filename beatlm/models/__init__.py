@@ -1,0 +1,1 @@
+"""Assembled models: `builders` (from an OmegaConf config) and `loaders` (from files or the hub)."""

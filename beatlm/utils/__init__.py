@@ -1,0 +1,1 @@
+"""Small utilities shared across BeatLM: errors, checkpoint I/O, file helpers."""

@@ -1,0 +1,31 @@
+"""File helpers: atomic writes, so an interrupted run never leaves a half-written file behind."""
+
+import contextlib
+import os
+from pathlib import Path
+import tempfile
+import typing as tp
+
+
+@contextlib.contextmanager
+def atomic_path(target: tp.Union[str, Path], overwrite: bool = False) -> tp.Iterator[Path]:
+    """Yield a temporary path next to `target`; move it onto `target` only if the block succeeds.
+
+    Args:
+        target: Final destination.
+        overwrite: If False, refuse an existing target (FileExistsError) both before and after the block.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise FileExistsError(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if not overwrite and target.exists():
+            raise FileExistsError(target)
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
