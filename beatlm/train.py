@@ -12,7 +12,7 @@ import random
 import sys
 import typing as tp
 
-from dora import XP, git_save, hydra_main
+from dora import XP, git_save
 import flashy
 import hydra
 import omegaconf
@@ -24,6 +24,7 @@ bends.apply()
 from audiocraft.environment import AudioCraftEnvironment  # noqa: E402
 from audiocraft.utils.cluster import get_slurm_parameters  # noqa: E402
 
+from .bends.dora_config_errors import hydra_main  # noqa: E402
 from .utils.errors import BeatLMError  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -99,9 +100,9 @@ def get_solver_from_sig(sig: str, *args, **kwargs):
 
 def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
     """Seed every RNG and set threads, start method and attention backend from the config."""
+    from audiocraft.modules.transformer import set_efficient_attention_backend
     import numpy as np
     import torch
-    from audiocraft.modules.transformer import set_efficient_attention_backend
 
     multiprocessing.set_start_method(cfg.mp_start_method, force=True)
     random.seed(cfg.seed)
@@ -116,6 +117,8 @@ def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
 
 def run(cfg: omegaconf.DictConfig) -> tp.Any:
     """Train (or run one stage of) the solver described by `cfg`, inside the current XP."""
+    if omegaconf.OmegaConf.is_missing(cfg, "solver"):
+        raise BeatLMError("no solver chosen: pass solver=<group>/<name>, e.g. solver=compression/beats")
     init_seed_and_system(cfg)
     log_name = "%s.log.{rank}" % cfg.execute_only if cfg.execute_only else "solver.log.{rank}"
     flashy.setup_logging(level=str(cfg.logging.level).upper(), log_name=log_name)
@@ -133,7 +136,7 @@ def run(cfg: omegaconf.DictConfig) -> tp.Any:
     return solver.run()
 
 
-@hydra_main(config_path="config", config_name="config", version_base="1.1")
+@hydra_main(config_path="config", config_name="config", version_base="1.3")
 def main(cfg: omegaconf.DictConfig) -> tp.Any:
     try:
         return run(cfg)

@@ -13,9 +13,11 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+    _applied = True  # set first: installing the `audiocraft.train` alias imports beatlm.train, which calls apply()
+    from . import quiet_imports
+    quiet_imports.apply()
     from . import audiocraft_env, audiocraft_train, keep_last, secure_load
     audiocraft_env.apply()
     audiocraft_train.apply()
     keep_last.apply()
     secure_load.apply()
-    _applied = True

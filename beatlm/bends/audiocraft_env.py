@@ -13,6 +13,13 @@ from pathlib import Path
 TEAMS_FILE = Path(__file__).resolve().parent.parent / "config" / "teams" / "default.yaml"
 
 
+def default_dora_dir() -> Path:
+    """The Dora folder audiocraft will use, read without importing audiocraft (for `beatlm doctor`)."""
+    from omegaconf import OmegaConf
+    teams = OmegaConf.load(os.environ.get("AUDIOCRAFT_CONFIG", TEAMS_FILE))
+    return Path(os.environ.get("AUDIOCRAFT_DORA_DIR") or teams["default"]["dora_dir"])
+
+
 def apply() -> None:
     """Point audiocraft at BeatLM's teams file unless `AUDIOCRAFT_CONFIG` is already set."""
     if "AUDIOCRAFT_CONFIG" not in os.environ:

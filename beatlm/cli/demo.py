@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
 def reconstruct(codec_file: Path, source: Path) -> tp.Tuple[Path, int]:
     """Encode then decode `source` with the codec in `codec_file`; writes `<stem>_recon.wav` beside it."""
-    import torch
     from audiocraft.data.audio import audio_read, audio_write
     from audiocraft.data.audio_utils import convert_audio
+    import torch
 
     from ..models.loaders import load_compression_model
     model = load_compression_model(codec_file)

@@ -2,13 +2,13 @@
 
 import argparse
 import importlib.metadata
-import os
 from pathlib import Path
 import shutil
 import socket
 import typing as tp
 
 from .. import __version__
+from ..bends.audiocraft_env import default_dora_dir
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
 # (distribution, fix) for the Python packages BeatLM builds on.
@@ -83,7 +83,7 @@ def checks(network: bool = True) -> tp.List[tp.Tuple[str, str, tp.Optional[str]]
     fonts = soundfonts()
     rows.append(("soundfonts", ", ".join(str(f) for f in fonts) or "none",
                  None if fonts else "sudo apt-get install -y timgm6mb-soundfont"))
-    dora_dir = Path(os.environ.get("AUDIOCRAFT_DORA_DIR") or _default_dora_dir())
+    dora_dir = default_dora_dir()
     probe = dora_dir if dora_dir.exists() else next(p for p in dora_dir.parents if p.exists())
     free_gb = shutil.disk_usage(probe).free / 1e9
     rows.append(("dora dir", str(dora_dir), None))
@@ -96,11 +96,6 @@ def checks(network: bool = True) -> tp.List[tp.Tuple[str, str, tp.Optional[str]]
         if not any(r[1] == "reachable" for r in rows if r[0] == "network huggingface.co"):
             rows.append(("model hub", "offline: no pretrained download; BeatLM trains and ships its own", None))
     return rows
-
-
-def _default_dora_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "beatlm" / "dora"
 
 
 def run(args: argparse.Namespace) -> int:

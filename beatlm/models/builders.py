@@ -1,8 +1,8 @@
 """Factories that build BeatLM's models from an OmegaConf config."""
 
-import omegaconf
 from audiocraft.models import builders as ac_builders
 from audiocraft.models.encodec import CompressionModel
+import omegaconf
 
 
 def get_compression_model(cfg: omegaconf.DictConfig, device: str = "cpu") -> CompressionModel:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typing as tp
 
 from audiocraft.models.encodec import CompressionModel
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from ..utils.checkpoint import load_checkpoint
 from ..utils.errors import BeatLMError
@@ -51,6 +51,19 @@ def resolve_model_file(name_or_path: tp.Union[str, Path], filenames: tp.Sequence
     raise BeatLMError(f"{name} does not exist (expected an exported file, a folder, //sig/<SIG> or a hub id)")
 
 
+def codec_package(pkg: tp.Any, path: Path) -> tp.Tuple[DictConfig, dict]:
+    """(config, weights) of a codec from a loaded export or training checkpoint of `solver=compression`."""
+    if not isinstance(pkg, dict) or "xp.cfg" not in pkg:
+        raise BeatLMError(f"{path} is not a codec checkpoint (no experiment config inside)")
+    if pkg.get("exported"):
+        cfg, state = OmegaConf.create(pkg["xp.cfg"]), pkg["best_state"]
+    else:
+        cfg, state = pkg["xp.cfg"], pkg["best_state"].get("model") or pkg["model"]
+    if cfg.get("solver") != "compression":
+        raise BeatLMError(f"{path} was trained by solver '{cfg.get('solver')}', not a codec (solver=compression/...)")
+    return cfg, state
+
+
 def load_compression_model(name_or_path: tp.Union[str, Path], device: str = "cpu") -> CompressionModel:
     """Load a codec: an export of `beatlm export codec`, a training checkpoint, `//sig/<SIG>`, or a hub id.
 
@@ -61,15 +74,7 @@ def load_compression_model(name_or_path: tp.Union[str, Path], device: str = "cpu
         The codec in eval mode.
     """
     path = resolve_model_file(name_or_path, CODEC_FILENAMES)
-    pkg = load_checkpoint(path)
-    if not isinstance(pkg, dict) or "xp.cfg" not in pkg:
-        raise BeatLMError(f"{path} is not a codec checkpoint (no experiment config inside)")
-    if pkg.get("exported"):
-        cfg, state = OmegaConf.create(pkg["xp.cfg"]), pkg["best_state"]
-    else:
-        cfg, state = pkg["xp.cfg"], pkg["best_state"].get("model") or pkg["model"]
-    if cfg.get("solver") != "compression":
-        raise BeatLMError(f"{path} holds a '{cfg.get('solver')}' model, not a codec")
+    cfg, state = codec_package(load_checkpoint(path), path)
     model = get_compression_model(cfg, device=device)
     model.load_state_dict(state)
     return model.eval()

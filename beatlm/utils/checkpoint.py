@@ -10,6 +10,7 @@ import collections
 import logging
 from pathlib import Path
 import pickle
+import re
 import typing as tp
 
 import omegaconf
@@ -48,6 +49,19 @@ def _fresh_configs(obj: tp.Any) -> tp.Any:
     return obj
 
 
+def _refused(path: Path, exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, in a few words."""
+    match = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    if match:
+        return f"global {match.group(1)}"
+    try:
+        allowed = {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS if not isinstance(g, tuple)}
+        unsafe = [name for name in torch.serialization.get_unsafe_globals_in_checkpoint(path) if name not in allowed]
+    except Exception:  # not a torch zip file: a raw pickle
+        unsafe = []
+    return f"global {', '.join(unsafe)}" if unsafe else "pickle operations torch's safe loader rejects"
+
+
 def load_checkpoint(path: tp.Union[str, Path], map_location: tp.Any = "cpu") -> tp.Any:
     """Load a torch checkpoint with `weights_only=True`, allowing only `SAFE_GLOBALS`.
 
@@ -66,11 +80,8 @@ def load_checkpoint(path: tp.Union[str, Path], map_location: tp.Any = "cpu") -> 
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return _fresh_configs(torch.load(path, map_location=map_location, weights_only=True))
     except pickle.UnpicklingError as exc:
-        detail = str(exc).strip().splitlines()
-        reason = next((line.strip() for line in detail if "Unsupported global" in line or "GLOBAL" in line),
-                      detail[0] if detail else "unknown object")
         raise UnsafeCheckpointError(
-            f"refusing to load {path}: it holds objects outside BeatLM's allow-list ({reason}). "
+            f"refusing to load {path}: it holds objects outside BeatLM's allow-list ({_refused(path, exc)}). "
             "Only load checkpoints from sources you trust; BeatLM never unpickles arbitrary objects.") from None
     except (RuntimeError, EOFError, OSError) as exc:
         raise BeatLMError(f"{path} is not a readable torch checkpoint ({exc})") from None

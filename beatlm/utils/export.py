@@ -43,15 +43,15 @@ def export_codec(source: tp.Union[str, Path], out_file: tp.Union[str, Path], ove
     out_file = Path(out_file)
     if out_file.exists() and not overwrite:
         raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it")
+    from ..models.builders import get_compression_model
+    from ..models.loaders import codec_package
     path = resolve_checkpoint(source)
     pkg = load_checkpoint(path)
-    if pkg.get("exported"):
+    if isinstance(pkg, dict) and pkg.get("exported"):
         raise BeatLMError(f"{path} is already an exported file; copy it instead of exporting it again")
-    cfg = pkg["xp.cfg"]
-    if cfg.solver != "compression":
-        raise BeatLMError(f"{path} was trained by solver '{cfg.solver}', not a codec (solver=compression/...)")
-    best_state = pkg["best_state"].get("model") or pkg["model"]
-    model = _build_codec(cfg, best_state)
+    cfg, best_state = codec_package(pkg, path)
+    model = get_compression_model(cfg)
+    model.load_state_dict(best_state)
     export = {
         "best_state": best_state,
         "xp.cfg": OmegaConf.to_yaml(cfg),
@@ -75,9 +75,3 @@ def export_codec(source: tp.Union[str, Path], out_file: tp.Union[str, Path], ove
         raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it") from None
     return out_file
 
-
-def _build_codec(cfg, state: dict):
-    from ..models.builders import get_compression_model
-    model = get_compression_model(cfg, device="cpu")
-    model.load_state_dict(state)
-    return model

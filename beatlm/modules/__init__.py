@@ -1,0 +1,1 @@
+"""Reusable nn blocks, tokenizers and conditioners."""

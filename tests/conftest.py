@@ -1,0 +1,111 @@
+"""Shared fixtures: an isolated Dora folder, tiny manifests of generated audio, one trained micro codec."""
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+import typing as tp
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_RATE = 32000
+
+
+def pytest_configure(config):
+    # Every test run gets its own Dora folder and user config folder, never the user's.
+    # These must be set before `beatlm.train` is first imported (it reads them at import).
+    base = Path(os.environ.get("PYTEST_BEATLM_TMP") or _mkdtemp())
+    os.environ["AUDIOCRAFT_DORA_DIR"] = str(base / "dora")
+    os.environ["BEATLM_CONFIG_DIR"] = str(base / "user_config")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _mkdtemp() -> str:
+    import tempfile
+    return tempfile.mkdtemp(prefix="beatlm-tests-")
+
+
+class _RunsCode:
+    """A pickle payload that would create the folder `marker` when unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+@pytest.fixture
+def evil_pickle(tmp_path) -> tp.Callable[..., tp.Tuple[Path, Path]]:
+    """`evil_pickle(protocol=2)`: a checkpoint-looking pickle that runs code; returns (file, marker)."""
+    def make(protocol: int = 2) -> tp.Tuple[Path, Path]:
+        import pickle
+        marker = tmp_path / "pwned"
+        path = tmp_path / "checkpoint.th"
+        path.write_bytes(pickle.dumps({"model": _RunsCode(marker)}, protocol=protocol))
+        return path, marker
+    return make
+
+
+@pytest.fixture(scope="session")
+def dora_dir() -> Path:
+    """The Dora folder of this test session (also `beatlm.train.main.dora.dir`)."""
+    from beatlm import train
+    path = Path(os.environ["AUDIOCRAFT_DORA_DIR"])
+    assert train.main.dora.dir == path
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_egs(tmp_path_factory) -> Path:
+    """Folder with train/ and valid/ manifests (audiocraft format) over 4 s generated loops."""
+    from beatlm.data.manifest import write_manifest
+    from beatlm.dataset_builders.loops import write_loops
+    root = tmp_path_factory.mktemp("tiny")
+    write_loops(root / "audio" / "train", count=3, seconds=4.0, sample_rate=SAMPLE_RATE, seed=0)
+    write_loops(root / "audio" / "valid", count=1, seconds=4.0, sample_rate=SAMPLE_RATE, seed=50)
+    for split in ("train", "valid"):
+        write_manifest(root / "audio" / split, root / "egs" / split)
+    return root / "egs"
+
+
+def _datasource_args(egs: Path) -> tp.List[str]:
+    return [f"datasource.train={egs / 'train'}", f"datasource.valid={egs / 'valid'}",
+            f"datasource.evaluate={egs / 'valid'}", f"datasource.generate={egs / 'valid'}"]
+
+
+def _run_dora(*args: str, cwd: tp.Optional[Path] = None, check: bool = True,
+              env: tp.Optional[dict] = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "dora", *args], cwd=cwd or REPO,
+                          capture_output=True, text=True, env=dict(os.environ, **(env or {})))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dora {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def datasource_args() -> tp.Callable[[Path], tp.List[str]]:
+    """`datasource_args(egs)`: overrides pointing every split of a solver at a manifest folder."""
+    return _datasource_args
+
+
+@pytest.fixture(scope="session")
+def run_dora() -> tp.Callable[..., subprocess.CompletedProcess]:
+    """`run_dora(*args, cwd=None, check=True, env=None)`: run `python -m dora <args>` as a user would."""
+    return _run_dora
+
+
+# The micro codec used across tests: 2 epochs of 2 updates on the tiny manifests.
+CODEC_ARGS = ["solver=compression/beats", "model_scale=micro", "optim.epochs=2", "optim.updates_per_epoch=2",
+              "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1",
+              "dataset.generate.segment_duration=1", "rvq.kmeans_iters=2"]
+
+
+@pytest.fixture(scope="session")
+def codec_xp(tiny_egs, dora_dir) -> tp.Tuple[tp.List[str], tp.Any]:
+    """(dora args, XP) of a micro codec trained through `dora run` for 2 epochs of 2 updates."""
+    from beatlm import train
+    args = CODEC_ARGS + _datasource_args(tiny_egs)
+    _run_dora("-P", "beatlm", "run", *args)
+    return args, train.main.get_xp(args)
