@@ -54,3 +54,17 @@ def test_training_needs_every_split(tiny_egs):
         check_datasource(cfg)
     only_valid = OmegaConf.create({"execute_only": "valid", "datasource": {"valid": str(tiny_egs / "valid")}})
     check_datasource(only_valid)
+
+
+@pytest.mark.slow
+def test_dora_run_with_bad_file_stops_before_training(tmp_path, tiny_egs, run_dora, datasource_args):
+    folder = _manifest_with(tmp_path, tiny_egs, lambda audio, entry: audio.write_bytes(b""))
+    data = [arg if not arg.startswith("datasource.valid=") else f"datasource.valid={folder}"
+            for arg in datasource_args(tiny_egs)]  # the valid split lists an empty file
+    args = ["solver=compression/beats", "model_scale=micro", "label=bad_data"] + data
+    proc = run_dora("-P", "beatlm", "run", *args, check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("beatlm: error:")]
+    assert len(errors) == 1 and "clip.wav" in errors[0] and "zero length" in errors[0]
+    from beatlm import train
+    assert not list(train.main.get_xp(args).folder.glob("checkpoint*.th"))
