@@ -136,9 +136,8 @@ def render_hits(hits: tp.Sequence[Hit], bank: SampleBank, length: int, tonic: tp
 
 
 def tuning_shift(pitch: float, tonic: int) -> float:
-    """Semitones that move a drum tuned at `pitch` onto the nearest tonic or fifth, as producers tune kicks."""
-    shifts = [((target - pitch + 6.0) % 12.0) - 6.0 for target in (tonic, tonic + 7)]
-    return min(shifts, key=abs)
+    """Semitones (within +-6) that move a drum tuned at `pitch` onto the tonic, as producers tune kicks to the key."""
+    return ((tonic - pitch + 6.0) % 12.0) - 6.0
 
 
 def render_sampler(layer: Layer, bank: SampleBank, length: int) -> np.ndarray:

@@ -85,7 +85,7 @@ def _hat_hits(pattern: str, style: Style, rng: np.random.Generator, roll: bool, 
     hits: tp.List[DrumHit] = []
     for step, vel in parse(pattern):
         if step // 4 not in replaced:
-            accent = 1.0 if step % 4 == 0 else (0.8 if step % 2 == 0 else 0.65)
+            accent = 1.0 if step % 4 == 0 else (0.7 if step % 2 == 0 else 0.5)  # the beat stays audible
             hits.append(DrumHit("hat", step, vel * accent))
     for beat_hits in replaced.values():
         hits.extend(beat_hits)

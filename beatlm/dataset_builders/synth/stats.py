@@ -143,6 +143,7 @@ def corpus_stats(folder: tp.Union[str, Path], analyse: int = 200, workers: int =
 
     if analyse:
         picks = np.unique(np.linspace(0, len(clips) - 1, min(analyse, len(clips))).round().astype(int))
+        picks = [int(k) for k in picks if not checks[k]["problems"] and "bpm" in infos[k]]  # broken files: skip
         estimates = _map(_analyse, [(str(clips[k][0]), 0.0, "") for k in picks], workers)
         tempo_ok, key_ok = [], []
         by_style: tp.Dict[str, tp.List[tp.Tuple[bool, bool]]] = collections.defaultdict(list)
@@ -152,7 +153,8 @@ def corpus_stats(folder: tp.Union[str, Path], analyse: int = 200, workers: int =
             tempo_ok.append(t_ok)
             key_ok.append(k_ok)
             by_style[info["beatlm"]["style"]].append((t_ok, k_ok))
-        report["accuracy"] = {"clips": len(picks), "tempo": float(np.mean(tempo_ok)), "key": float(np.mean(key_ok)),
+        report["accuracy"] = {"clips": len(picks), "tempo": float(np.mean(tempo_ok or [0])),
+                              "key": float(np.mean(key_ok or [0])),
                               "by_style": {s: {"tempo": float(np.mean([a for a, _ in v])),
                                                "key": float(np.mean([b for _, b in v])), "clips": len(v)}
                                            for s, v in sorted(by_style.items())}}
