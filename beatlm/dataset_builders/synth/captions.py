@@ -22,6 +22,7 @@ BASS_FACTS = ("glide_808", "distorted_808")
 PRODUCTION_FACTS = ("vinyl", "big_reverb", "lowpass", "drum_dropout")
 LEAD_ROLES = ("lead", "counter", "arp", "cowbell")
 _A_EXCEPTIONS = ("uk", "one", "eu", "uni")
+_DERIVED = {"a_": "article", "A_": "article", "Drums": "capitalize", "Bass": "capitalize"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -31,8 +32,40 @@ def vocabulary() -> tp.Dict[str, tp.Any]:
         return yaml.safe_load(f)
 
 
+def _tokens(text: str) -> tp.List[str]:
+    """Lower-case words of a text, hyphenated words split into their parts (`mid-tempo` -> mid, tempo)."""
+    return [part for word in text.lower().split() for part in word.strip(".,:;!?").split("-") if part]
+
+
+def _content_words(text: str) -> tp.Set[str]:
+    """The words of a text that would read as a repetition if said twice in one sentence."""
+    return set(_tokens(text)) - set(vocabulary()["grammar"]["function_words"])
+
+
+def is_plural(phrase: str) -> bool:
+    """Whether a noun phrase takes a plural verb and no article (`strings`, `glassy bells`, `kick and snare`).
+
+    The rule (word lists in captions.yaml `grammar`): a phrase joining things with "and" is plural;
+    otherwise its head noun decides, the last word before any post-modifier ("ghost notes on the snare"
+    -> notes, "808 with pitch glides" -> 808). A head ending in a plural -s (not -ss: bass, hiss,
+    darkness) is plural unless it is one of the listed singular nouns (rhodes).
+    """
+    grammar = vocabulary()["grammar"]
+    words = phrase.lower().split()
+    if "and" in words:
+        return True
+    for i, word in enumerate(words):
+        if i and word in grammar["postmodifiers"]:
+            words = words[:i]
+            break
+    head = words[-1].strip(".,") if words else ""
+    return head.endswith("s") and not head.endswith("ss") and head not in grammar["singular_nouns"]
+
+
 def article(phrase: str) -> str:
-    """`a trap` / `an 808` / `an ethereal`."""
+    """`a trap` / `an 808` / `an ethereal`; plural phrases take none (`strings`, `glassy bells`)."""
+    if is_plural(phrase):
+        return phrase
     low = phrase.lower()
     vowel = low[:1] in "aeiou8" or low.startswith(("11", "18"))
     if low.startswith(_A_EXCEPTIONS):
@@ -64,14 +97,30 @@ def _fields(template: str) -> tp.List[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
+def _base(name: str) -> tp.Tuple[str, tp.Optional[str]]:
+    """The slot a field is derived from and how: `a_lead` -> (lead, article), `Drums` -> (drums, capitalize)."""
+    if name[:2] in _DERIVED:
+        return name[2:], _DERIVED[name[:2]]
+    if name in _DERIVED:
+        return name.lower(), _DERIVED[name]
+    return name, None
+
+
 class _Slots:
-    """Draws a value for each caption slot from the clip's truth, once per caption."""
+    """Draws a value for each caption slot from the clip's truth, once per caption.
+
+    A slot drawn from synonyms remembers them: when its value would repeat a word of the sentence it
+    goes into ("a drill beat beat", "piano chords chords", "an ethereal ethereal hip hop", "a mid-tempo
+    tempo"), another synonym is drawn, and a sentence that cannot avoid the repetition is not used.
+    Template fields `{verb@slot}` (e.g. `{plays@lead}`) agree in number with that slot's value.
+    """
 
     def __init__(self, plan: ClipPlan, moods: tp.Sequence[str], rng: np.random.Generator):
         self.plan, self.moods, self.rng = plan, list(moods), rng
         self.vocab = vocabulary()
         self.words = plan.style["words"]
         self.values: tp.Dict[str, tp.Optional[str]] = {}
+        self.options: tp.Dict[str, tp.List[str]] = {}
         table = instrument_table()
         self.layer_words: tp.Dict[str, tp.List[tp.List[str]]] = {"lead": [], "harmony": []}
         for layer in plan.layers:
@@ -79,6 +128,7 @@ class _Slots:
                 continue
             words = ["cowbell"] if layer.program is None else table[layer.program]["words"]
             self.layer_words["lead" if layer.role in LEAD_ROLES else "harmony"].append(list(words))
+        self.group: tp.Dict[str, int] = {}
         if plan.bass_kind == "808":
             self.bass_words = list(self.vocab["bass_words"]["808"])
         else:
@@ -87,75 +137,125 @@ class _Slots:
     def pick(self, options: tp.Sequence[str]) -> str:
         return str(options[int(self.rng.integers(len(options)))])
 
-    def _fact_phrases(self, facts: tp.Sequence[str]) -> tp.List[str]:
-        return [self.pick(self.vocab["facts"][f]) for f in facts if f in self.plan.tags]
+    def _next_item(self, options: tp.Sequence[str], items: tp.Sequence[str]) -> str:
+        """A random option for the next item of a list, preferring one that shares no word with the items
+        before it, else one that does not start with the word the previous item ends with."""
+        said = {w for item in items for w in _content_words(item)}
+        fresh = [o for o in options if not _content_words(o) & said]
+        if not fresh and items:
+            fresh = [o for o in options if _tokens(o)[:1] != _tokens(items[-1])[-1:]]
+        return self.pick(fresh or options)
 
-    def compute(self, name: str) -> tp.Optional[str]:
+    def _facts(self, facts: tp.Sequence[str]) -> tp.List[str]:
+        return [f for f in facts if f in self.plan.tags]
+
+    def _fact_phrases(self, facts: tp.Sequence[str]) -> tp.List[str]:
+        return [self.pick(self.vocab["facts"][f]) for f in self._facts(facts)]
+
+    def compute(self, name: str) -> tp.List[str]:
+        """The synonyms a slot's value is drawn from (one when the value is fixed, none when it has none)."""
         plan = self.plan
-        if name in ("a_style", "A_style"):
-            value = article(self.get("style") or "")
-        elif name in ("a_mood", "a_bass", "a_lead", "a_harmony", "a_other", "A_bass", "A_lead", "A_harmony"):
-            base = self.get(name[2:])
-            value = article(base) if base else None
-        elif name in ("Drums", "Bass"):
-            base = self.get(name.lower())
-            value = _capitalize(base) if base else None
-        elif name == "style":
-            value = self.pick(self.words["names"])
-        elif name == "mood":
-            value = self.moods[0] if self.moods else None
-        elif name == "mood2":
-            value = self.moods[1] if len(self.moods) > 1 else None
-        elif name == "bpm":
-            value = str(plan.bpm)
-        elif name == "bpm_tag":
-            value = self.pick([f"{plan.bpm} bpm", f"{plan.bpm} BPM", f"{plan.bpm}bpm", f"bpm {plan.bpm}"])
-        elif name == "key":
+        if name == "style":
+            return list(self.words["names"])
+        if name == "mood":
+            return self.moods[:1]
+        if name == "mood2":
+            return self.moods[1:2]
+        if name == "bpm":
+            return [str(plan.bpm)]
+        if name == "bpm_tag":
+            return [f"{plan.bpm} bpm", f"{plan.bpm} BPM", f"{plan.bpm}bpm", f"bpm {plan.bpm}"]
+        if name == "key":
             short = plan.key.name.replace("minor", "min").replace("major", "maj")
-            value = self.pick([plan.key.name, plan.key.name, short])
-        elif name == "tempo_word":
-            value = self.pick(self.vocab["tempo_words"][tempo_word_class(plan.bpm, plan.style["half_time"])])
-        elif name == "drums":
+            return [plan.key.name, plan.key.name, short]
+        if name == "tempo_word":
+            return list(self.vocab["tempo_words"][tempo_word_class(plan.bpm, plan.style["half_time"])])
+        if name == "drums":
             facts = self._fact_phrases(DRUM_FACTS)
             self.rng.shuffle(facts)
             options = facts[:2] if facts and self.rng.random() < 0.75 else [self.pick(self.words["drums"])] + facts[:1]
-            value = _join(options)
-        elif name == "bass":
-            value = self.pick(self.bass_words)
-            facts = self._fact_phrases(BASS_FACTS)
+            return [_join(options)]
+        if name == "bass":
+            facts = self._facts(BASS_FACTS)
             if facts and self.rng.random() < 0.6:
-                value = facts[0][2:] if facts[0].startswith("a ") else facts[0]
-        elif name in ("lead", "harmony"):
+                return [f[2:] if f.startswith("a ") else f for f in self.vocab["facts"][facts[0]]]
+            return list(self.bass_words)
+        if name in ("lead", "harmony"):
             groups = self.layer_words[name]
-            value = self.pick(groups[int(self.rng.integers(len(groups)))]) if groups else None
-        elif name == "other":
+            if not groups:
+                return []
+            self.group[name] = int(self.rng.integers(len(groups)))
+            return groups[self.group[name]]
+        if name == "other":
+            # another layer than the one named as the harmony
+            self.get("harmony")
             groups = self.layer_words["lead"] + self.layer_words["harmony"]
-            value = self.pick(groups[-1]) if len(groups) > 1 else None
-        elif name == "instrument_list":
-            names = [self.pick(g) for g in self.layer_words["lead"] + self.layer_words["harmony"]]
+            if "harmony" in self.group:
+                del groups[len(self.layer_words["lead"]) + self.group["harmony"]]
+            return groups[-1] if groups else []
+        if name == "instrument_list":
+            names: tp.List[str] = []
+            for group in self.layer_words["lead"] + self.layer_words["harmony"]:
+                names.append(self._next_item(group, names))
             if self.rng.random() < 0.7:
-                names.append(self.pick(self.bass_words))
+                names.append(self._next_item(self.bass_words, names))
             if self.rng.random() < 0.5:
                 names.append("drums")
-            value = _join(list(dict.fromkeys(names)))
-        elif name == "production":
-            facts = self._fact_phrases(PRODUCTION_FACTS)
-            value = self.pick(facts) if facts and self.rng.random() < 0.7 else self.pick(self.words["production"])
-        elif name == "use":
-            value = self.pick(self.words["uses"])
-        else:
-            raise KeyError(name)
-        return value
+            return [_join(list(dict.fromkeys(names)))]
+        if name == "production":
+            facts = self._facts(PRODUCTION_FACTS)
+            if facts and self.rng.random() < 0.7:
+                return list(self.vocab["facts"][self.pick(facts)])
+            return list(self.words["production"])
+        if name == "use":
+            return list(self.words["uses"])
+        raise KeyError(name)
 
     def get(self, name: str) -> tp.Optional[str]:
-        if name not in self.values:
-            self.values[name] = self.compute(name)
-        return self.values[name]
+        """The value of a field (`a_lead` and `Drums` are derived from the `lead` and `drums` slots)."""
+        base, how = _base(name)
+        if base not in self.values:
+            self.options[base] = self.compute(base)
+            self.values[base] = self.pick(self.options[base]) if self.options[base] else None
+        value = self.values[base]
+        if value is None or how is None:
+            return value
+        return article(value) if how == "article" else _capitalize(value)
+
+    def resolve(self, name: str, avoid: tp.Set[str]) -> tp.Optional[str]:
+        """The field's value, redrawn among its synonyms if it shares a word with `avoid`; None if it must."""
+        value = self.get(name)
+        if value is None or not _content_words(value) & avoid:
+            return value
+        base, _ = _base(name)
+        fresh = [o for o in self.options[base] if not _content_words(o) & avoid]
+        if not fresh:
+            return None
+        self.values[base] = self.pick(fresh)
+        return self.get(name)
+
+    def verb(self, field: str) -> tp.Optional[str]:
+        """`plays@lead` -> `plays`, or `play` when the lead's value is plural."""
+        singular, subject = field.split("@")
+        value = self.get(subject)
+        if value is None:
+            return None
+        return self.vocab["grammar"]["verbs"][singular] if is_plural(value) else singular
 
     def fill(self, template: str) -> tp.Optional[str]:
-        values = {}
-        for name in _fields(template):
-            value = self.get(name)
+        """The template with its fields filled, or None when a field has no value or must repeat a word."""
+        literal = "".join(text for text, _, _, _ in string.Formatter().parse(template))
+        avoid = _content_words(literal)
+        names = _fields(template)
+        values: tp.Dict[str, str] = {}
+        for name in (n for n in names if "@" not in n):
+            value = self.resolve(name, avoid)
+            if value is None:
+                return None
+            values[name] = value
+            avoid |= _content_words(value)
+        for name in (n for n in names if "@" in n):
+            value = self.verb(name)
             if value is None:
                 return None
             values[name] = value
@@ -208,7 +308,7 @@ def _paragraph(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Genera
 
 def _prompt(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Generator) -> str:
     templates = _allowed(vocabulary()["prompt"], mention)
-    text = _choose(slots, templates, rng) or (slots.get("style") or "rap") + " beat"
+    text = _choose(slots, templates, rng) or slots.fill("{style} beat") or "rap beat"
     if mention["bpm"] and slots.get("bpm") not in text:
         text += ", " + (slots.get("bpm_tag") or "")
     if mention["key"] and (slots.get("key") or "") not in text:
@@ -224,10 +324,14 @@ def _tags(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Generator) 
         order.insert(int(rng.integers(0, len(order) + 1)), "bpm_tag")
     if mention["key"]:
         order.insert(int(rng.integers(0, len(order) + 1)), "key")
-    parts = []
+    parts: tp.List[str] = []
     for name in order:
-        value = name if " " in name or name == "instrumental" else slots.get(name)
-        if value and value not in parts:
+        said = {w for p in parts for w in _content_words(p)}
+        if " " in name or name == "instrumental":
+            value: tp.Optional[str] = None if _content_words(name) & said else name
+        else:
+            value = slots.resolve(name, said)  # a tag repeating an earlier one's word is left out
+        if value:
             parts.append(value)
     return ", ".join(parts)
 
