@@ -104,7 +104,11 @@ def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
     import numpy as np
     import torch
 
-    multiprocessing.set_start_method(cfg.mp_start_method, force=True)
+    resolve_device(cfg)
+    method = cfg.mp_start_method
+    if method == "auto":  # CUDA cannot be forked; on CPU fork avoids re-importing audiocraft per worker
+        method = "forkserver" if str(cfg.device).startswith("cuda") else "fork"
+    multiprocessing.set_start_method(method, force=True)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)

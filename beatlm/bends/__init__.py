@@ -1,8 +1,9 @@
-"""The few places where audiocraft 1.3.0 has to be bent to work as BeatLM's harness.
+"""The few places where audiocraft 1.3.0 (and musiclm-pytorch, Dora, torchaudio) have to be bent.
 
 Each bend lives in its own module, says why in its docstring, and has a test under `tests/bends/`
 that fails if the bend stops working. `apply()` installs them all; it is idempotent and is called
 by every BeatLM entry point that uses audiocraft (the Dora main, solvers, loaders).
+`musiclm_offline.apply()` is called where musiclm-pytorch is used (its import is slow).
 """
 
 _applied = False

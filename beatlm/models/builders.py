@@ -1,8 +1,13 @@
 """Factories that build BeatLM's models from an OmegaConf config."""
 
+import typing as tp
+
 from audiocraft.models import builders as ac_builders
 from audiocraft.models.encodec import CompressionModel
 import omegaconf
+
+if tp.TYPE_CHECKING:
+    from .mulan import MuLaNModel
 
 
 def get_compression_model(cfg: omegaconf.DictConfig, device: str = "cpu") -> CompressionModel:
@@ -10,3 +15,47 @@ def get_compression_model(cfg: omegaconf.DictConfig, device: str = "cpu") -> Com
     cfg = omegaconf.OmegaConf.create(omegaconf.OmegaConf.to_container(cfg, resolve=False))
     cfg.device = device
     return ac_builders.get_compression_model(cfg).to(device)
+
+
+def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
+    """MuLaN from the `mulan` section of a config (see config/model/mulan/default.yaml)."""
+    from ..bends import musiclm_offline
+    musiclm_offline.apply()
+    from musiclm_pytorch import AudioSpectrogramTransformer, MuLaN, TextTransformer
+    from torch import nn
+
+    from ..modules.mulan_frontend import LogMelFrontend, SpecAugment
+    from ..modules.mulan_quantizer import MulanQuantizer
+    from ..modules.text_tokenizer import ClipTokenizer
+    from .mulan import MuLaNModel
+    a, t = cfg.audio, cfg.text
+    audio = AudioSpectrogramTransformer(
+        dim=a.dim, depth=a.depth, heads=a.heads, dim_head=a.dim_head, patch_size=a.patch_size,
+        attn_dropout=a.attn_dropout, ff_dropout=a.ff_dropout, patch_dropout_prob=a.patch_dropout,
+        accept_spec=True, accept_spec_time_first=True)
+    audio.aug = nn.Identity()  # its SpecAugment is broken (see modules/mulan_frontend.py); ours runs first
+    tokenizer = None
+    if t.tower == "transformer":
+        tokenizer = ClipTokenizer(t.max_tokens)
+        text = TextTransformer(dim=t.dim, depth=t.depth, heads=t.heads, dim_head=t.dim_head,
+                               num_tokens=tokenizer.vocab_size, max_seq_len=t.max_tokens,
+                               attn_dropout=t.attn_dropout, ff_dropout=t.ff_dropout)
+    elif t.tower == "pretrained":
+        # MuLaN type-checks its text tower as a TextTransformer: build it with a one-layer placeholder
+        # of the same width, then put the pretrained tower in its place.
+        text = TextTransformer(dim=t.dim, depth=1, heads=1, dim_head=8, num_tokens=1, max_seq_len=1)
+    else:
+        raise ValueError(f"unknown text tower '{t.tower}' (transformer or pretrained)")
+    mulan = MuLaN(audio_transformer=audio, text_transformer=text, dim_latent=cfg.dim_latent,
+                  decoupled_contrastive_learning=cfg.loss == "decoupled",
+                  sigmoid_contrastive_loss=cfg.loss == "sigmoid")
+    if t.tower == "pretrained":
+        from ..modules.pretrained_text import PretrainedTextTower
+        p = t.pretrained
+        mulan.text = PretrainedTextTower(dim=t.dim, name_or_path=p.name_or_path, sha256=p.sha256,
+                                         head_hidden=p.head_hidden, max_length=t.max_tokens)
+    frontend = LogMelFrontend(sample_rate=cfg.sample_rate, **cfg.frontend)
+    augment = SpecAugment(**cfg.spec_augment)
+    q = cfg.quantizer
+    quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)
+    return MuLaNModel(mulan, frontend, augment, quantizer, window=cfg.window, tokenizer=tokenizer)

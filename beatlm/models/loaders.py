@@ -15,7 +15,11 @@ from ..utils.checkpoint import load_checkpoint
 from ..utils.errors import BeatLMError
 from .builders import get_compression_model
 
+if tp.TYPE_CHECKING:
+    from .mulan import MuLaNModel
+
 CODEC_FILENAMES = ("codec.th", "compression_state_dict.bin")
+MULAN_FILENAMES = ("mulan.th",)
 
 
 def _hub_download(repo_id: str, filenames: tp.Sequence[str]) -> Path:
@@ -78,3 +82,41 @@ def load_compression_model(name_or_path: tp.Union[str, Path], device: str = "cpu
     model = get_compression_model(cfg, device=device)
     model.load_state_dict(state)
     return model.eval()
+
+
+def mulan_package(pkg: tp.Any, path: Path) -> tp.Tuple[DictConfig, dict]:
+    """(config, {'mulan': weights, 'quantizer': state}) from an export or training checkpoint of MuLaN."""
+    if not isinstance(pkg, dict) or "xp.cfg" not in pkg:
+        raise BeatLMError(f"{path} is not a MuLaN checkpoint (no experiment config inside)")
+    cfg = OmegaConf.create(pkg["xp.cfg"]) if pkg.get("exported") else pkg["xp.cfg"]
+    if cfg.get("solver") != "mulan":
+        raise BeatLMError(f"{path} was trained by solver '{cfg.get('solver')}', not MuLaN (solver=musiclm/mulan)")
+    states = pkg["best_state"] if pkg.get("exported") else {
+        "mulan": pkg["best_state"].get("model") or pkg["model"], "quantizer": pkg["quantizer"]}
+    if not bool(states["quantizer"]["fitted"]):
+        raise BeatLMError(f"{path}: the MuLaN token quantizer is not fitted yet; it is fitted in the `generate` "
+                          "stage (at the last epoch, and every generate.every epochs): let training reach it")
+    return cfg, states
+
+
+def load_mulan_model(name_or_path: tp.Union[str, Path], device: str = "cpu") -> "MuLaNModel":
+    """Load MuLaN and its token quantizer: an export of `beatlm export mulan`, a checkpoint, `//sig/`, a hub id.
+
+    Args:
+        name_or_path: Where MuLaN is.
+        device: Torch device for the model.
+    Returns:
+        The model in eval mode.
+    """
+    path = resolve_model_file(name_or_path, MULAN_FILENAMES)
+    cfg, states = mulan_package(load_checkpoint(path), path)
+    return build_mulan(cfg, states, device)
+
+
+def build_mulan(cfg: DictConfig, states: dict, device: str = "cpu") -> "MuLaNModel":
+    """MuLaN built from an experiment config and loaded with `states` (see `mulan_package`), in eval mode."""
+    from .builders import get_mulan_model
+    model = get_mulan_model(cfg.mulan)
+    model.mulan.load_state_dict(states["mulan"])
+    model.quantizer.load_state_dict(states["quantizer"])
+    return model.to(device).eval()

@@ -27,10 +27,7 @@ from ..bends import musiclm_offline
 from ..utils.errors import BeatLMError
 
 musiclm_offline.apply()
-_root_level = logging.root.level
 from musiclm_pytorch import TextTransformer  # noqa: E402  (needs the bend above)
-
-logging.root.setLevel(_root_level)  # audiolm-pytorch sets the root logger to ERROR when imported
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,9 @@ import omegaconf
 from ..utils.errors import BeatLMError
 
 # BeatLM solver name -> "module:Class". Each later stage adds its line here.
-_SOLVERS: tp.Dict[str, str] = {}
+_SOLVERS: tp.Dict[str, str] = {
+    "mulan": "beatlm.solvers.mulan:MulanSolver",
+}
 # The names audiocraft 1.3.0's `get_solver` literal accepts.
 AUDIOCRAFT_SOLVERS = ("compression", "musicgen", "audiogen", "magnet", "audio_magnet", "lm", "diffusion", "sound_lm")
 

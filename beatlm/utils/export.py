@@ -30,6 +30,28 @@ def resolve_checkpoint(source: tp.Union[str, Path]) -> Path:
     return path
 
 
+def _training_checkpoint(source: tp.Union[str, Path], out_file: Path, overwrite: bool) -> tp.Tuple[Path, dict]:
+    """Check the target, then load the training checkpoint behind `source` (not an export)."""
+    if out_file.exists() and not overwrite:
+        raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it")
+    path = resolve_checkpoint(source)
+    pkg = load_checkpoint(path)
+    if isinstance(pkg, dict) and pkg.get("exported"):
+        raise BeatLMError(f"{path} is already an exported file; copy it instead of exporting it again")
+    return path, pkg
+
+
+def _write_export(out_file: Path, best_state: tp.Any, cfg: tp.Any, meta: dict, overwrite: bool) -> Path:
+    export = {"best_state": best_state, "xp.cfg": OmegaConf.to_yaml(cfg), "version": audiocraft.__version__,
+              "exported": True, "beatlm": {"version": __version__, **meta}}
+    try:
+        with atomic_path(out_file, overwrite=overwrite) as tmp:
+            torch.save(export, tmp)
+    except FileExistsError:
+        raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it") from None
+    return out_file
+
+
 def export_codec(source: tp.Union[str, Path], out_file: tp.Union[str, Path], overwrite: bool = False) -> Path:
     """Export the codec trained by a `compression` experiment.
 
@@ -40,38 +62,38 @@ def export_codec(source: tp.Union[str, Path], out_file: tp.Union[str, Path], ove
     Returns:
         The path written.
     """
-    out_file = Path(out_file)
-    if out_file.exists() and not overwrite:
-        raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it")
     from ..models.builders import get_compression_model
     from ..models.loaders import codec_package
-    path = resolve_checkpoint(source)
-    pkg = load_checkpoint(path)
-    if isinstance(pkg, dict) and pkg.get("exported"):
-        raise BeatLMError(f"{path} is already an exported file; copy it instead of exporting it again")
+    out_file = Path(out_file)
+    path, pkg = _training_checkpoint(source, out_file, overwrite)
     cfg, best_state = codec_package(pkg, path)
     model = get_compression_model(cfg)
     model.load_state_dict(best_state)
-    export = {
-        "best_state": best_state,
-        "xp.cfg": OmegaConf.to_yaml(cfg),
-        "version": audiocraft.__version__,
-        "exported": True,
-        "beatlm": {
-            "version": __version__,
-            "kind": "codec",
-            "source": str(path),
-            "sample_rate": int(model.sample_rate),
-            "channels": int(model.channels),
-            "frame_rate": float(model.frame_rate),
-            "num_codebooks": int(model.num_codebooks),
-            "cardinality": int(model.cardinality),
-        },
-    }
-    try:
-        with atomic_path(out_file, overwrite=overwrite) as tmp:
-            torch.save(export, tmp)
-    except FileExistsError:
-        raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it") from None
-    return out_file
+    meta = {"kind": "codec", "source": str(path), "sample_rate": int(model.sample_rate),
+            "channels": int(model.channels), "frame_rate": float(model.frame_rate),
+            "num_codebooks": int(model.num_codebooks), "cardinality": int(model.cardinality)}
+    return _write_export(out_file, best_state, cfg, meta, overwrite)
 
+
+def export_mulan(source: tp.Union[str, Path], out_file: tp.Union[str, Path], overwrite: bool = False) -> Path:
+    """Export MuLaN (best weights), its fitted token quantizer and its audio/text settings.
+
+    Args:
+        source: `//sig/<SIG>`, an XP folder or a checkpoint file of a `solver=musiclm/mulan` experiment.
+        out_file: File to write (written atomically).
+        overwrite: Replace `out_file` if it exists.
+    Returns:
+        The path written.
+    """
+    from ..models.loaders import build_mulan, mulan_package
+    out_file = Path(out_file)
+    path, pkg = _training_checkpoint(source, out_file, overwrite)
+    cfg, states = mulan_package(pkg, path)
+    model = build_mulan(cfg, states)  # checks that the weights load into the configured model
+    m, t = cfg.mulan, cfg.mulan.text
+    meta = {"kind": "mulan", "source": str(path), "sample_rate": int(model.sample_rate), "window": float(m.window),
+            "dim": int(model.dim), "levels": int(m.quantizer.levels), "bins": int(m.quantizer.bins),
+            "frontend": OmegaConf.to_container(m.frontend), "text_tower": str(t.tower),
+            "text_max_tokens": int(t.max_tokens),
+            "text_encoder": str(t.pretrained.name_or_path) if t.tower == "pretrained" else "clip-bpe"}
+    return _write_export(out_file, states, cfg, meta, overwrite)

@@ -1,0 +1,109 @@
+"""MuLaN, assembled: log-mel front-end, musiclm-pytorch's towers and losses, and the token quantizer.
+
+`MuLaNModel` is what the MuLaN solver trains, what `beatlm export mulan` writes and what every stage
+conditions on: `embed_audio` (any sample rate and length: resampled, cut in windows, averaged, as the
+MuLan paper does), `embed_text`, `similarity`, and the quantized tokens of either.
+"""
+
+import math
+import typing as tp
+
+from audiocraft.data.audio_utils import convert_audio
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..modules.mulan_frontend import LogMelFrontend, SpecAugment
+from ..modules.mulan_quantizer import MulanQuantizer
+from ..modules.text_tokenizer import ClipTokenizer
+
+
+class MuLaNModel(nn.Module):
+    """A joint text-audio embedding model with its front-end and tokenizer.
+
+    Args:
+        mulan: musiclm-pytorch `MuLaN` (audio tower fed log-mel frames, `accept_spec=True`).
+        frontend: Waveform to log-mel frames.
+        augment: SpecAugment applied to the frames while training.
+        quantizer: Residual VQ producing MuLaN tokens (fitted after training).
+        window: Seconds of audio per embedding; longer audio is averaged over windows.
+        tokenizer: Token ids for a from-scratch text tower; None when the tower takes raw text.
+    """
+
+    def __init__(self, mulan: nn.Module, frontend: LogMelFrontend, augment: SpecAugment, quantizer: MulanQuantizer,
+                 window: float, tokenizer: tp.Optional[ClipTokenizer] = None):
+        super().__init__()
+        self.mulan = mulan
+        self.frontend = frontend
+        self.augment = augment
+        self.quantizer = quantizer
+        self.window = window
+        self.tokenizer = tokenizer
+        self.patch = mulan.audio.patch_size
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.sample_rate
+
+    @property
+    def dim(self) -> int:
+        return self.mulan.dim_latent
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def frames(self, wav: torch.Tensor) -> torch.Tensor:
+        """Mono waveforms [B, T] at `sample_rate` -> log-mel frames [B, frames, n_mels] cut to whole patches."""
+        min_samples = self.patch[1] * self.frontend.hop_length
+        if wav.shape[-1] < min_samples:  # very short audio: pad to one patch of frames
+            wav = F.pad(wav, (0, min_samples - wav.shape[-1]))
+        frames = self.augment(self.frontend(wav))
+        keep = frames.shape[1] // self.patch[1] * self.patch[1]
+        return frames[:, :keep]
+
+    def _text_latents(self, texts: tp.Sequence[str]) -> torch.Tensor:
+        if self.tokenizer is not None:
+            return self.mulan.get_text_latents(texts=self.tokenizer(texts).to(self.device))
+        return self.mulan.get_text_latents(raw_texts=list(texts))
+
+    def loss(self, wav: torch.Tensor, texts: tp.Sequence[str]) -> torch.Tensor:
+        """Contrastive loss of a batch of (audio window [B, T] or [B, 1, T] at `sample_rate`, text) pairs."""
+        if wav.dim() == 3:
+            wav = wav.mean(dim=1)
+        audio = self.mulan.get_audio_latents(self.frames(wav))
+        text = self._text_latents(texts)
+        return self.mulan.contrast(audio, text)
+
+    def embed_audio(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """L2-normalised embeddings [B, dim] of audio [B, C, T], [C, T] or [T] at any rate and length.
+
+        Audio is resampled to mono `sample_rate`, cut into `window`-second windows (the last window
+        ends at the end of the clip) and the window embeddings are averaged.
+        """
+        if wav.dim() == 1:
+            wav = wav[None]
+        if wav.dim() == 2:
+            wav = wav[None]
+        wav = convert_audio(wav.to(self.device).float(), sample_rate, self.sample_rate, 1)[:, 0]
+        size = int(self.window * self.sample_rate)
+        length = wav.shape[-1]
+        count = max(1, math.ceil(length / size))
+        starts = [min(i * size, max(0, length - size)) for i in range(count)]
+        windows = torch.stack([wav[:, s:s + size] for s in starts], dim=1)  # [B, count, <=size]
+        batch = windows.shape[0]
+        latents = self.mulan.get_audio_latents(self.frames(windows.flatten(0, 1)))
+        return F.normalize(latents.view(batch, count, -1).mean(dim=1), dim=-1)
+
+    def embed_text(self, texts: tp.Sequence[str]) -> torch.Tensor:
+        """L2-normalised embeddings [B, dim] of texts."""
+        return self._text_latents(texts)
+
+    @staticmethod
+    def similarity(audio: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """Cosine similarities [Na, Nt] between audio and text embeddings."""
+        return F.normalize(audio, dim=-1) @ F.normalize(text, dim=-1).t()
+
+    def tokens(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """MuLaN tokens [B, levels] of embeddings [B, dim] (the quantizer must be fitted)."""
+        return self.quantizer.encode(embeddings)

@@ -1,0 +1,152 @@
+"""MuLaN solver: contrastive text-audio training, retrieval metrics, and the MuLaN token quantizer.
+
+Trains on (audio window, caption) pairs from manifests whose clips carry MusicInfo sidecars
+(audiocraft's MusicDataset), with audiocraft's StandardSolver machinery (checkpoints, resume, EMA,
+best state by validation loss) and a learning rate reduced on plateau of the validation loss.
+Stages: train / valid (contrastive loss), evaluate (text-to-audio recall@k, median rank, zero-shot
+style accuracy, each with its chance level), generate (fits the MuLaN token quantizer on audio
+embeddings of the training split; MuLaN generates no audio).
+"""
+
+import collections
+import logging
+import typing as tp
+
+from audiocraft.solvers import base, builders
+import flashy
+import torch
+
+from ..data.captions import CaptionSampler
+from ..metrics.mulan import embed_pairs, mulan_metrics
+from ..models.builders import get_mulan_model
+
+logger = logging.getLogger(__name__)
+SKIP_REASONS = {"no_caption": "no caption (a sidecar description is missing or empty)",
+                "silent": "silent audio (RMS below contrastive.min_rms)"}
+
+
+class MulanSolver(base.StandardSolver):
+    """Solver for MuLaN (see the module docstring)."""
+
+    def __init__(self, cfg):
+        self.skipped: tp.Counter[str] = collections.Counter()
+        self._warned: tp.Set[str] = set()
+        super().__init__(cfg)
+        self.captions = CaptionSampler(sample=cfg.contrastive.sample_captions, seed=cfg.seed)
+
+    @property
+    def best_metric_name(self) -> tp.Optional[str]:
+        return "loss"
+
+    def get_formatter(self, stage_name: str) -> flashy.Formatter:
+        return flashy.Formatter({"lr": ".2E", "grad_norm": ".3E", "loss": ".4f"},
+                                exclude_keys=["recall@*_chance", "zero_shot_chance", "zero_shot_classes"])
+
+    def build_model(self) -> None:
+        # `mulan` is the whole model (front-end, towers, quantizer). The trained weights (`model`: EMA,
+        # best state) and the quantizer (fitted in `generate`, never averaged) are separate state
+        # sources: audiocraft's EMA keeps only floating-point tensors and cannot swap the
+        # quantizer's boolean buffers back in.
+        self.mulan = get_mulan_model(self.cfg.mulan).to(self.device)
+        self.model = self.mulan.mulan
+        self.quantizer = self.mulan.quantizer
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = builders.get_optimizer(params, self.cfg.optim)
+        plateau = self.cfg.schedule.plateau
+        self.lr_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=plateau.factor, patience=plateau.patience,
+            threshold=plateau.threshold, min_lr=plateau.min_lr)
+        self.register_stateful("model", "quantizer", "optimizer", "lr_scheduler")
+        self.register_best_state("model")
+        self.register_ema("model")
+
+    def build_dataloaders(self) -> None:
+        self.dataloaders = builders.get_audio_datasets(self.cfg, dataset_type=builders.DatasetType.MUSIC)
+
+    def show(self) -> None:
+        self.logger.info("MuLaN:")
+        self.log_model_summary(self.mulan)
+
+    def _skip(self, reason: str, count: int) -> None:
+        """Count items left out of training (`skipped_<reason>` in the metrics), and say so once per reason."""
+        if not count:
+            return
+        self.skipped[reason] += count
+        if reason not in self._warned:
+            self._warned.add(reason)
+            self.logger.warning("leaving out training items: %s (counted as skipped_%s in the metrics)",
+                                SKIP_REASONS[reason], reason)
+
+    def _pairs(self, batch) -> tp.Tuple[torch.Tensor, tp.List[str]]:
+        """Audio windows [B, T] and their captions, without the items that cannot train MuLaN."""
+        wav, infos = batch
+        texts = [self.captions(info.meta.path, info.description) for info in infos]
+        wav = wav.mean(dim=1)
+        loud = wav.pow(2).mean(dim=-1).sqrt() >= self.cfg.contrastive.min_rms
+        keep = [i for i, t in enumerate(texts) if t and bool(loud[i])]
+        self._skip("no_caption", sum(1 for t in texts if not t))
+        self._skip("silent", sum(1 for i, t in enumerate(texts) if t and not bool(loud[i])))
+        return wav[keep], [texts[i] for i in keep]
+
+    def run_step(self, idx: int, batch: tp.Any, metrics: dict) -> dict:
+        wav, texts = self._pairs(batch)
+        if len(texts) < 2:  # a contrastive loss needs negatives
+            return metrics
+        self.mulan.train(self.is_training)
+        loss = self.mulan.loss(wav.to(self.device), texts)
+        if self.is_training:
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.cfg.optim.max_norm:
+                metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                                       self.cfg.optim.max_norm).item()
+            self.optimizer.step()
+            metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+        metrics["loss"] = loss.item()
+        return metrics
+
+    def train(self) -> dict:
+        self.skipped.clear()
+        metrics = super().train()
+        metrics.update({f"skipped_{reason}": count for reason, count in self.skipped.items()})
+        return metrics
+
+    def valid(self) -> dict:
+        metrics = super().valid()
+        if "loss" in metrics:
+            self.lr_scheduler.step(metrics["loss"])
+        return metrics
+
+    def evaluate(self) -> dict:
+        """Retrieval and zero-shot metrics on whole clips of the evaluate split."""
+        self.mulan.eval()
+        loader = self.dataloaders["evaluate"]
+        lp = self.log_progress("evaluate embeddings", loader, total=len(loader), updates=self.log_updates)
+        audio, text, genres = embed_pairs(self.mulan, lp, self.cfg.sample_rate)
+        c = self.cfg.contrastive
+        metrics = mulan_metrics(self.mulan, audio, text, genres, c.zero_shot_template, c.recall_at)
+        return flashy.distrib.average_metrics(metrics, 1)
+
+    def generate(self) -> dict:
+        """Fit the MuLaN token quantizer on audio embeddings of training windows (best weights)."""
+        self.mulan.eval()
+        loader = self.dataloaders["train"]
+        wanted = self.cfg.generate.quantizer_samples
+        chunks: tp.List[torch.Tensor] = []
+        total = 0
+        lp = self.log_progress("quantizer embeddings", loader, updates=self.log_updates)
+        for batch in lp:
+            wav, _ = self._pairs(batch)
+            if len(wav):
+                chunks.append(self.mulan.embed_audio(wav[:, None].to(self.device), self.cfg.sample_rate))
+                total += len(wav)
+            if total >= wanted:
+                break
+        q = self.cfg.mulan.quantizer
+        embeddings = torch.cat(chunks)
+        self.quantizer.fit(embeddings, epochs=q.fit_epochs, seed=self.cfg.seed)
+        tokens = self.quantizer.encode(embeddings)
+        used = [len(torch.unique(tokens[:, level])) / q.bins for level in range(q.levels)]
+        recon = torch.nn.functional.cosine_similarity(self.quantizer.decode(tokens), embeddings)
+        return {"quantizer_embeddings": float(total), "quantizer_codes_used": sum(used) / len(used),
+                "quantizer_cosine": float(recon.mean())}
