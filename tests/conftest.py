@@ -96,6 +96,29 @@ def run_dora() -> tp.Callable[..., subprocess.CompletedProcess]:
     return _run_dora
 
 
+@pytest.fixture(scope="session")
+def beat_corpus(tmp_path_factory) -> Path:
+    """A rendered corpus of 8 beats of 4 s at 32 kHz with MusicInfo sidecars (train 6, valid 1, test 1)."""
+    from beatlm.dataset_builders.synth import corpus
+    out = tmp_path_factory.mktemp("beats") / "beats"
+    corpus.render_corpus(out, num_clips=8, duration=4.0, sample_rate=32000, seed=5, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_mulan():
+    """An untrained micro MuLaN (2 s windows) whose quantizer is fitted on random unit vectors."""
+    import torch
+
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2"]).cfg
+    torch.manual_seed(0)
+    model = get_mulan_model(cfg.mulan)
+    model.quantizer.fit(torch.nn.functional.normalize(torch.randn(256, model.dim), dim=-1), epochs=2)
+    return model.eval()
+
+
 # The micro codec used across tests: 2 epochs of 2 updates on the tiny manifests.
 CODEC_ARGS = ["solver=compression/beats", "model_scale=micro", "optim.epochs=2", "optim.updates_per_epoch=2",
               "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1",

@@ -41,6 +41,12 @@ class MuLaNModel(nn.Module):
         self.tokenizer = tokenizer
         self.patch = mulan.audio.patch_size
 
+    @staticmethod
+    def get_pretrained(name_or_path: str, device: str = "cpu") -> "MuLaNModel":
+        """Load an exported MuLaN (a file, a folder holding `mulan.th`, `//sig/<SIG>`, or a hub id)."""
+        from .loaders import load_mulan_model
+        return load_mulan_model(name_or_path, device)
+
     @property
     def sample_rate(self) -> int:
         return self.frontend.sample_rate

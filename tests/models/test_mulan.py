@@ -1,0 +1,59 @@
+"""MuLaNModel: embeddings of any rate and length, text embeddings, the contrastive loss falls."""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+
+def test_audio_embedding_averages_windows(tiny_mulan):
+    sr = tiny_mulan.sample_rate
+    wav = torch.randn(1, 1, 4 * sr) * 0.1  # two 2 s windows
+    with torch.no_grad():
+        whole = tiny_mulan.embed_audio(wav, sr)
+        halves = [tiny_mulan.embed_audio(wav[..., i * 2 * sr:(i + 1) * 2 * sr], sr) for i in range(2)]
+    assert whole.shape == (1, tiny_mulan.dim)
+    assert torch.allclose(whole, F.normalize(halves[0] + halves[1], dim=-1), atol=1e-5)
+    assert torch.allclose(whole.norm(dim=-1), torch.ones(1))
+
+
+def test_any_rate_channels_and_length(tiny_mulan):
+    sr = tiny_mulan.sample_rate
+    t = torch.arange(2 * sr) / sr
+    mono = (torch.sin(2 * torch.pi * 220 * t) * 0.3)[None, None]
+    stereo_48k = torch.nn.functional.interpolate(mono, scale_factor=3, mode="linear").repeat(1, 2, 1)
+    with torch.no_grad():
+        a = tiny_mulan.embed_audio(mono, sr)
+        b = tiny_mulan.embed_audio(stereo_48k, 3 * sr)
+        short = tiny_mulan.embed_audio(mono[..., :800], sr)  # 0.05 s: padded to one patch
+        long = tiny_mulan.embed_audio(torch.randn(2, 1, 5 * sr) * 0.1, sr)  # 3 windows, last one overlapping
+    assert F.cosine_similarity(a, b).item() > 0.98
+    assert short.shape == (1, tiny_mulan.dim) and torch.isfinite(short).all()
+    assert long.shape == (2, tiny_mulan.dim)
+
+
+def test_text_embeddings_and_similarity(tiny_mulan):
+    with torch.no_grad():
+        text = tiny_mulan.embed_text(["dark trap beat", "", "x " * 500])  # empty and over-long captions
+        audio = tiny_mulan.embed_audio(torch.randn(2, 1, tiny_mulan.sample_rate), tiny_mulan.sample_rate)
+    assert text.shape == (3, tiny_mulan.dim) and torch.isfinite(text).all()
+    assert tiny_mulan.similarity(audio, text).shape == (2, 3)
+    tokens = tiny_mulan.tokens(text)
+    assert tokens.shape == (3, tiny_mulan.quantizer.levels) and tokens.max() < tiny_mulan.quantizer.bins
+
+
+def test_loss_falls_on_a_tiny_set(tiny_mulan):
+    model = copy.deepcopy(tiny_mulan).train()
+    torch.manual_seed(0)
+    sr = model.sample_rate
+    wav = torch.randn(4, 2 * sr) * torch.tensor([0.05, 0.1, 0.2, 0.4])[:, None]
+    texts = ["quiet lo-fi beat", "soft boom bap", "loud trap beat", "very loud drill beat"]
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = model.loss(wav, texts)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses

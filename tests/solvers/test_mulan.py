@@ -1,0 +1,87 @@
+"""The MuLaN solver: Dora training with metrics and the quantizer, resume, export, `beatlm eval mulan`."""
+
+import json
+from pathlib import Path
+
+from audiocraft.data.music_dataset import MusicInfo
+import pytest
+import torch
+
+
+def _args(corpus: Path, *extra: str):
+    egs = corpus / "egs"
+    return ["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2", "dataset.batch_size=4",
+            "dataset.num_workers=0", "optim.epochs=2", "optim.updates_per_epoch=2", "dataset.valid.num_samples=4",
+            "generate.quantizer_samples=64", "label=mulan_test",
+            f"datasource.train={egs / 'train'}", f"datasource.valid={egs / 'valid'}",
+            f"datasource.evaluate={egs / 'train'}", f"datasource.generate={egs / 'valid'}", *extra]
+
+
+def _info(path: str, description):
+    meta = type("Meta", (), {"path": path})()
+    info = MusicInfo(meta=meta, seek_time=0., n_frames=10, total_frames=10, sample_rate=16000, channels=1)
+    info.description = description
+    return info
+
+
+def test_items_without_caption_or_sound_are_skipped_and_counted(beat_corpus, dora_dir):
+    from beatlm import train
+    xp = train.main.get_xp(_args(beat_corpus))
+    with xp.enter():
+        solver = train.get_solver(xp.cfg)
+    clip = str(next((beat_corpus / "audio" / "train").glob("*.wav")))
+    wav = torch.randn(3, 1, 32000) * 0.1
+    wav[1] = 0  # silent
+    infos = [_info(clip, None), _info(clip, "a beat"), _info("/nowhere/x.wav", None)]
+    kept_wav, texts = solver._pairs((wav, infos))
+    assert len(texts) == 1 and texts[0]  # the first clip: a caption from its sidecar
+    assert kept_wav.shape == (1, 32000)
+    assert solver.skipped == {"silent": 1, "no_caption": 1}
+
+
+@pytest.mark.slow
+def test_train_evaluate_fit_resume_export_eval(beat_corpus, dora_dir, run_dora, tmp_path, capsys):
+    from beatlm import train
+    args = _args(beat_corpus)
+    run_dora("-P", "beatlm", "run", *args)
+    xp = train.main.get_xp(args)
+    history = json.loads((xp.folder / "history.json").read_text())
+    assert len(history) == 2
+    last = history[-1]
+    assert last["train"]["loss"] > 0 and "lr" in last["train"] and last["valid"]["loss"] > 0
+    for key in ("recall@1", "recall@5", "recall@10", "recall@10_chance", "median_rank", "zero_shot_accuracy",
+                "zero_shot_chance"):
+        assert key in last["evaluate"], key
+    assert last["generate"]["quantizer_embeddings"] >= 64 and last["generate"]["quantizer_cosine"] > 0.5
+
+    resumed = run_dora("-P", "beatlm", "run", *args)  # restores model, quantizer and the plateau scheduler
+    assert "Loading existing checkpoint" in resumed.stderr
+
+    from beatlm.cli.main import main
+    from beatlm.models.loaders import build_mulan, load_mulan_model, mulan_package
+    from beatlm.utils.checkpoint import load_checkpoint
+    out = tmp_path / "mulan.th"
+    assert main(["export", "mulan", f"//sig/{xp.sig}", str(out)]) == 0
+    exported = load_mulan_model(out)
+    cfg, states = mulan_package(load_checkpoint(xp.folder / "checkpoint.th"), xp.folder)
+    direct = build_mulan(cfg, states)
+    wav = torch.randn(1, 1, 3 * 16000) * 0.1
+    with torch.no_grad():
+        assert torch.equal(exported.embed_audio(wav, 16000), direct.embed_audio(wav, 16000))
+        assert torch.equal(exported.embed_text(["a trap beat"]), direct.embed_text(["a trap beat"]))
+        assert torch.equal(exported.tokens(exported.embed_text(["x"])), direct.tokens(direct.embed_text(["x"])))
+
+    capsys.readouterr()
+    report = tmp_path / "report.json"
+    assert main(["eval", "mulan", "--model", str(out), "--manifest", str(beat_corpus / "egs" / "train"),
+                 "--manifest", str(beat_corpus / "egs" / "valid"), "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "clips: 7" in printed and "recall@10" in printed and "zero-shot style" in printed
+    assert json.loads(report.read_text())["retrieval_pool"] == 7
+
+
+def test_export_refuses_a_codec_checkpoint(codec_xp, tmp_path, capsys):
+    from beatlm.cli.main import main
+    _, xp = codec_xp
+    assert main(["export", "mulan", str(xp.folder), str(tmp_path / "m.th")]) == 1
+    assert "not MuLaN" in capsys.readouterr().err
