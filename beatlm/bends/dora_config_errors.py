@@ -7,6 +7,11 @@ composition errors turned into one line that names the mistake and the valid cho
 Dora's `_compare_config` keeps its key path in a mutable default argument; an error raised while it
 walks a config (a `???` value) leaves that list dirty and corrupts every later signature computed
 in the same process. `get_xp` clears it when composition fails.
+
+Dora computes a signature from the difference between the config composed from the group choices
+alone (`solver=...`) and the full one, reading every value of the former: a required `???` value
+there (a solver's `compression_model_checkpoint: ???`) raises even when the command line sets it.
+`_get_delta` compares such values as a plain marker instead.
 """
 
 from pathlib import Path
@@ -33,6 +38,20 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+_REQUIRED = "<required>"
+
+
+def _without_missing(cfg: DictConfig) -> DictConfig:
+    """`cfg` with every `???` value replaced by a plain marker (interpolations are kept as they are)."""
+    def walk(node: tp.Any) -> tp.Any:
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return _REQUIRED if node == "???" else node
+    return OmegaConf.create(walk(OmegaConf.to_container(cfg, resolve=False)))
+
+
 class HydraMain(_DoraHydraMain):
     """Dora's `HydraMain`; a config that cannot be composed exits with one clear line."""
 
@@ -47,6 +66,14 @@ class HydraMain(_DoraHydraMain):
                              f"pass {exc.full_key}=<value>") from None
         finally:
             dora_hydra._compare_config.__defaults__[0].clear()  # see the module docstring
+
+    def _get_delta(self, init: DictConfig, other: DictConfig):
+        missing = sorted(OmegaConf.missing_keys(other))
+        if missing:  # a value the command line left unset: say which (get_xp turns it into one line)
+            exc = MissingMandatoryValue(f"Missing mandatory value: {missing[0]}")
+            exc.full_key = missing[0]
+            raise exc
+        return super()._get_delta(_without_missing(init), other)
 
     def _get_config_noinit(self, overrides: tp.List[str] = []) -> DictConfig:
         try:

@@ -5,8 +5,11 @@ import typing as tp
 from audiocraft.models import builders as ac_builders
 from audiocraft.models.encodec import CompressionModel
 import omegaconf
+import torch
 
 if tp.TYPE_CHECKING:
+    from audiocraft.models.lm import LMModel
+
     from .mulan import MuLaNModel
 
 
@@ -59,3 +62,48 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     q = cfg.quantizer
     quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)
     return MuLaNModel(mulan, frontend, augment, quantizer, window=cfg.window, tokenizer=tokenizer)
+
+
+def get_stage_lm(cfg: omegaconf.DictConfig, spec: tp.Mapping[str, tp.Any], mulan: "MuLaNModel",
+                 device: str = "cpu") -> "LMModel":
+    """A MusicLM stage: audiocraft's `LMModel` with MuLaN and (coarse, fine) previous-stage conditioning.
+
+    Args:
+        cfg: Experiment config with `transformer_lm`, `codebooks_pattern`, `classifier_free_guidance` and
+            `mulan_conditioner` (config/model/lm/musiclm.yaml).
+        spec: What the stage models, from the tokenizers it was trained with: `stage` (name, also the
+            MuLaN table namespace), `n_q` streams of `card` tokens at `frame_rate`, and `aligned`: None,
+            or the previous stage's tokens (`attribute`, `num_streams`, `cardinality`, `frame_rate`).
+        mulan: MuLaN with a fitted quantizer (frozen, shared; not part of the LM's state).
+        device: Torch device.
+    """
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.conditioners import ConditioningProvider
+
+    from ..modules.conditioners import MulanConditioner
+    from ..modules.fusers import AlignedConditionFuser
+    from ..modules.token_conditioner import TokenSequenceConditioner
+    kwargs = omegaconf.OmegaConf.to_container(cfg.transformer_lm, resolve=True)
+    pattern_cfg = omegaconf.OmegaConf.create(omegaconf.OmegaConf.to_container(cfg.codebooks_pattern, resolve=True))
+    n_q, dim = int(spec["n_q"]), int(kwargs["dim"])
+    if pattern_cfg.modeling == "musiclm" and pattern_cfg.musiclm.group_by is None:
+        pattern_cfg.musiclm.group_by = n_q
+    pattern_provider = ac_builders.get_codebooks_pattern_provider(n_q, pattern_cfg)
+    mc = cfg.mulan_conditioner
+    conditioners: tp.Dict[str, tp.Any] = {
+        mc.attribute: MulanConditioner(dim, device, mc.attribute, mulan, namespace=spec["stage"], text_p=mc.text_p)}
+    fuse2cond = {"prepend": [mc.attribute], "aligned": []}
+    aligned = spec.get("aligned")
+    if aligned:
+        conditioners[aligned["attribute"]] = TokenSequenceConditioner(
+            dim, device, num_streams=int(aligned["num_streams"]), cardinality=int(aligned["cardinality"]),
+            frame_rate=float(aligned["frame_rate"]), target_frame_rate=float(spec["frame_rate"]))
+        fuse2cond["aligned"].append(aligned["attribute"])
+    cfg_guidance = cfg.classifier_free_guidance
+    return LMModel(
+        pattern_provider=pattern_provider,
+        condition_provider=ConditioningProvider(conditioners, device=device),
+        fuser=AlignedConditionFuser(fuse2cond, pattern_provider),
+        n_q=n_q, card=int(spec["card"]),
+        cfg_dropout=float(cfg_guidance.training_dropout), cfg_coef=float(cfg_guidance.inference_coef),
+        dtype=getattr(torch, cfg.dtype), device=device, **kwargs).to(device)

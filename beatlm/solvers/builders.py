@@ -16,6 +16,9 @@ from ..utils.errors import BeatLMError
 # BeatLM solver name -> "module:Class". Each later stage adds its line here.
 _SOLVERS: tp.Dict[str, str] = {
     "mulan": "beatlm.solvers.mulan:MulanSolver",
+    "semantic_lm": "beatlm.solvers.semantic:SemanticSolver",
+    "coarse_lm": "beatlm.solvers.coarse:CoarseSolver",
+    "fine_lm": "beatlm.solvers.fine:FineSolver",
 }
 # The names audiocraft 1.3.0's `get_solver` literal accepts.
 AUDIOCRAFT_SOLVERS = ("compression", "musicgen", "audiogen", "magnet", "audio_magnet", "lm", "diffusion", "sound_lm")

@@ -41,3 +41,15 @@ def test_cli_prints_one_line(run_dora, tmp_path):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and "WARNING[XFORMERS]" not in proc.stderr
     assert "beatlm: error: no config 'solver/nope.yaml'" in proc.stderr
+
+
+def test_required_values_set_on_the_command_line(dora_dir):
+    """A solver config's `???` keys, set on the command line, enter the signature (Dora alone raises)."""
+    from beatlm import train
+    base = ["solver=musiclm/coarse", "model_scale=micro", "mulan_checkpoint=m.th", "semantic_tokenizer_checkpoint=s.th"]
+    first = train.main.get_xp(base + ["compression_model_checkpoint=a.th"])
+    second = train.main.get_xp(base + ["compression_model_checkpoint=b.th"])
+    assert first.cfg.compression_model_checkpoint == "a.th"
+    assert first.sig != second.sig
+    with pytest.raises(SystemExit, match="compression_model_checkpoint has no value"):
+        train.main.get_xp(base)
