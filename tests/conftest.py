@@ -132,3 +132,47 @@ def codec_xp(tiny_egs, dora_dir) -> tp.Tuple[tp.List[str], tp.Any]:
     args = CODEC_ARGS + _datasource_args(tiny_egs)
     _run_dora("-P", "beatlm", "run", *args)
     return args, train.main.get_xp(args)
+
+
+@pytest.fixture(scope="session")
+def fake_tokenizers() -> tp.Dict[str, type]:
+    """Stand-ins whose tokens count frames (a clock): {"codec": FakeCodec, "semantic": FakeSemantic}.
+
+    `FakeCodec(salt=0, num_codebooks=2, cardinality=1024, fail_on_call=None)` is a CompressionModel-like
+    module at 50 fps (code j of every codebook is j); `FakeSemantic(salt=0, cardinality=500)` is a
+    semantic tokenizer at 25 fps (token i is i). Both count their `encode` calls in `calls`; the
+    salt changes their signature; the codec raises at call number `fail_on_call`.
+    """
+    import torch
+    from torch import nn
+
+    class FakeCodec(nn.Module):
+        def __init__(self, salt: int = 0, num_codebooks: int = 2, cardinality: int = 1024,
+                     fail_on_call: tp.Optional[int] = None):
+            super().__init__()
+            self.register_buffer("salt", torch.tensor(float(salt)))
+            self.sample_rate, self.channels, self.frame_rate = SAMPLE_RATE, 1, 50
+            self.num_codebooks, self.cardinality = num_codebooks, cardinality
+            self.fail_on_call, self.calls = fail_on_call, 0
+
+        def encode(self, wav: torch.Tensor) -> tp.Tuple[torch.Tensor, None]:
+            self.calls += 1
+            if self.calls == self.fail_on_call:
+                raise RuntimeError("interrupted")
+            frames = -(-wav.shape[-1] // (self.sample_rate // self.frame_rate))
+            codes = torch.arange(frames) % self.cardinality
+            return codes.expand(wav.shape[0], self.num_codebooks, frames).clone(), None
+
+    class FakeSemantic:
+        def __init__(self, salt: int = 0, cardinality: int = 500):
+            self.salt, self.cardinality, self.frame_rate, self.calls = salt, cardinality, 25, 0
+
+        def signature(self) -> str:
+            return f"fake-semantic-{self.salt}"
+
+        def encode(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+            self.calls += 1
+            frames = -(-wav.shape[-1] // (sample_rate // self.frame_rate))
+            return (torch.arange(frames) % self.cardinality).expand(wav.shape[0], frames).clone()
+
+    return {"codec": FakeCodec, "semantic": FakeSemantic}
