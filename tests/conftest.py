@@ -176,3 +176,47 @@ def fake_tokenizers() -> tp.Dict[str, type]:
             return (torch.arange(frames) % self.cardinality).expand(wav.shape[0], frames).clone()
 
     return {"codec": FakeCodec, "semantic": FakeSemantic}
+
+
+@pytest.fixture(scope="session")
+def hierarchy_parts(codec_xp, tmp_path_factory) -> tp.Dict[str, Path]:
+    """Files a stage solver stands on: the micro codec export, a tiny MuLaN export (2 s windows, quantizer
+    fitted on random vectors) and a librosa semantic tokenizer of 16 clusters fitted on random features."""
+    import torch
+
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    from beatlm.modules.semantic_features import LibrosaFeatures
+    from beatlm.modules.semantic_tokenizer import SemanticTokenizer
+    from beatlm.utils.export import _write_export, export_codec
+    root = tmp_path_factory.mktemp("parts")
+    codec = export_codec(f"//sig/{codec_xp[1].sig}", root / "codec.th")
+    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2"]).cfg
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = get_mulan_model(cfg.mulan)
+        model.quantizer.fit(torch.nn.functional.normalize(torch.randn(256, model.dim), dim=-1), epochs=2)
+        mulan = _write_export(root / "mulan.th", {"mulan": model.mulan.state_dict(),
+                                                  "quantizer": model.quantizer.state_dict()},
+                              cfg, {"kind": "mulan"}, overwrite=False)
+        tokenizer = SemanticTokenizer(LibrosaFeatures())
+        tokenizer.fit(torch.randn(2000, tokenizer.source.dim), clusters=16, seed=0)
+    semantic = tokenizer.save(root / "semantic.th")
+    return {"codec": codec, "mulan": mulan, "semantic": semantic}
+
+
+def _stage_args(stage: str, corpus: Path, parts: tp.Mapping[str, Path], *extra: str) -> tp.List[str]:
+    egs = corpus / "egs"
+    return [f"solver=musiclm/{stage}", "model_scale=micro", "transformer_lm.dim=32", "transformer_lm.num_layers=2",
+            f"compression_model_checkpoint={parts['codec']}", f"mulan_checkpoint={parts['mulan']}",
+            f"semantic_tokenizer_checkpoint={parts['semantic']}", "dataset.batch_size=2",
+            "dataset.segment_duration=1.0", "optim.epochs=1", "optim.updates_per_epoch=2",
+            "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1",
+            f"datasource.train={egs / 'train'}", f"datasource.valid={egs / 'valid'}",
+            f"datasource.evaluate={egs / 'valid'}", f"datasource.generate={egs / 'valid'}", *extra]
+
+
+@pytest.fixture(scope="session")
+def stage_args() -> tp.Callable[..., tp.List[str]]:
+    """`stage_args(stage, corpus, parts, *extra)`: Dora arguments of a tiny run of a stage solver."""
+    return _stage_args
