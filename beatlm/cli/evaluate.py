@@ -1,4 +1,4 @@
-"""`beatlm eval mulan`: retrieval and zero-shot metrics of an exported MuLaN on held-out manifests."""
+"""`beatlm eval mulan|semantic-tokenizer`: metrics of an exported model on held-out manifests."""
 
 import argparse
 import json
@@ -25,6 +25,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mulan.add_argument("--limit", type=int, default=None, help="evaluate on the first N clips only")
     mulan.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     mulan.set_defaults(run=run_mulan)
+    tok = kinds.add_parser(
+        "semantic-tokenizer", help="probe semantic tokens: style and tempo accuracy from token histograms",
+        description="Tokenise every clip, then train a logistic regression on each clip's token histogram (a fixed "
+                    "split of the clips) to predict its MusicInfo genre and tempo bucket; report test accuracy "
+                    "beside chance (the majority class).")
+    tok.add_argument("--model", required=True, help="semantic tokenizer file (beatlm fit semantic-tokenizer)")
+    tok.add_argument("--manifest", action="append", required=True,
+                     help="folder holding data.jsonl.gz (clips with MusicInfo sidecars); repeat to pool several")
+    tok.add_argument("--mulan", default=None, help="MuLaN to use if not where the tokenizer was fitted with it")
+    tok.add_argument("--encoder", default=None, help="encoder folder, if not where the tokenizer was fitted")
+    tok.add_argument("--train-fraction", type=float, default=0.6, help="clips the probe trains on (default: 0.6)")
+    tok.add_argument("--tempo-buckets", type=int, default=5, help="tempo classes (bpm quantiles; default: 5)")
+    tok.add_argument("--bigrams", action="store_true", help="add hashed token-bigram histograms")
+    tok.add_argument("--seed", type=int, default=0, help="seed of the split and classifier (default: 0)")
+    tok.add_argument("--limit", type=int, default=None, help="evaluate on the first N clips only")
+    tok.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    tok.set_defaults(run=run_semantic_tokenizer)
 
 
 def _music_loader(manifests: tp.Sequence[str], sample_rate: int, batch_size: int, limit: tp.Optional[int]):
@@ -64,5 +81,40 @@ def run_mulan(args: argparse.Namespace) -> int:
               f"(chance {metrics['zero_shot_chance']:.3f}, {int(metrics['zero_shot_classes'])} styles, "
               f"prompt '{args.template}')")
     if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
+    return 0
+
+
+def run_semantic_tokenizer(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from ..data.clips import iter_clips, manifest_entries, sidecar
+    from ..metrics.probing import probe_tokens
+    from ..modules.semantic_tokenizer import SemanticTokenizer
+    if not 0 < args.train_fraction < 1 or args.tempo_buckets < 2 or (args.limit is not None and args.limit < 4):
+        raise BeatLMError("--train-fraction must be in (0, 1), --tempo-buckets at least 2 and --limit at least 4")
+    tokenizer = SemanticTokenizer.load(args.model, location=args.mulan or args.encoder)
+    entries = manifest_entries(args.manifest, args.limit)
+    start = time.time()
+    clips = tqdm(iter_clips(entries), total=len(entries), desc="tokenising clips", unit="clip")
+    tokens = [tokenizer.encode(wav[None], sr)[0] for wav, sr in clips]
+    encode_seconds = time.time() - start
+    infos = [sidecar(entry.path) for entry in entries]
+    results = probe_tokens(tokens, tokenizer.cardinality, infos, train_fraction=args.train_fraction,
+                           tempo_classes=args.tempo_buckets, bigrams=args.bigrams, seed=args.seed)
+    if not results:
+        raise BeatLMError("no clip has a sidecar with a genre or bpm to probe (MusicInfo JSON next to each file)")
+    used = len(set(int(t) for seq in tokens for t in seq.unique()))
+    print(f"clips: {len(entries)}   tokens: {tokenizer.cardinality} ({used} used) at {tokenizer.frame_rate:g}/s, "
+          f"source {tokenizer.source.name}, signature {tokenizer.signature()}")
+    for name, m in results.items():
+        print(f"{name:<6} accuracy {m['accuracy']:.3f}   (chance {m['chance']:.3f}, {int(m['classes'])} classes, "
+              f"{int(m['train'])} train / {int(m['test'])} test clips)")
+    if args.json:
+        metrics = {"tokenizer": str(args.model), "source": tokenizer.source.name, "clips": len(entries),
+                   "cardinality": tokenizer.cardinality, "tokens_used": used, "signature": tokenizer.signature(),
+                   "encode_seconds": round(encode_seconds, 2), "fit": tokenizer.fit_info, **results}
         Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n")
     return 0

@@ -6,9 +6,9 @@ import typing as tp
 
 from .. import __version__
 from ..utils.errors import BeatLMError
-from . import corpus, demo, doctor, evaluate, export
+from . import corpus, demo, doctor, evaluate, export, fit
 
-COMMANDS = [demo, doctor, export, evaluate, corpus]
+COMMANDS = [demo, doctor, export, evaluate, fit, corpus]
 
 
 def build_parser() -> argparse.ArgumentParser:
