@@ -99,12 +99,15 @@ def get_solver_from_sig(sig: str, *args, **kwargs):
 
 
 def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
-    """Seed every RNG and set threads, start method and attention backend from the config."""
+    """Seed every RNG and set threads, start method, attention backend and allocator from the config."""
     from audiocraft.modules.transformer import set_efficient_attention_backend
     import numpy as np
     import torch
 
     resolve_device(cfg)
+    if cfg.get("malloc_mmap_threshold"):
+        from .utils.memory import limit_heap_growth
+        limit_heap_growth(int(cfg.malloc_mmap_threshold))
     method = cfg.mp_start_method
     if method == "auto":  # CUDA cannot be forked; on CPU fork avoids re-importing audiocraft per worker
         method = "forkserver" if str(cfg.device).startswith("cuda") else "fork"

@@ -16,7 +16,7 @@ for tower in "$@"; do
   start=$(date +%s)
   dora -P beatlm run "${args[@]}" > "$out/$tower.train.log" 2>&1
   trained=$(date +%s)
-  sig=$(dora -P beatlm info "${args[@]}" 2>/dev/null | grep -o 'Sheep([0-9a-f]*' | head -1 | cut -d'(' -f2)
+  sig=$(dora -P beatlm info "${args[@]}" 2>&1 | grep -o 'Sheep([0-9a-f]*' | head -1 | cut -d'(' -f2)
   beatlm export mulan "//sig/$sig" "$out/$tower.th"
   manifests=()
   for split in train valid test; do manifests+=(--manifest "$heldout/egs/$split"); done

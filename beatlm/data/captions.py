@@ -1,20 +1,16 @@
 """The text side of (audio, text) training pairs, read from MusicInfo sidecars."""
 
 import functools
-import json
-from pathlib import Path
 import random
 import typing as tp
+
+from .clips import sidecar
 
 
 @functools.lru_cache(maxsize=None)
 def sidecar_captions(audio_path: str) -> tp.Tuple[str, ...]:
     """Every non-empty caption of an audio file's sidecar JSON: `description` first, then `captions`."""
-    path = Path(audio_path).with_suffix(".json")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return ()
+    data = sidecar(audio_path)
     texts = [data.get("description")] + list(data.get("captions") or [])
     seen: tp.Dict[str, None] = {}
     for text in texts:

@@ -39,6 +39,7 @@ from ..utils.errors import BeatLMError
 from ..utils.files import atomic_path
 from ..utils.signature import state_signature
 from .checks import manifest_file
+from .clips import manifest_entries
 
 logger = logging.getLogger(__name__)
 
@@ -307,16 +308,10 @@ class TokenCache:
 
 def _plan(manifest: tp.Union[str, Path], codec: tp.Any, semantic: tp.Any, mulan: tp.Any) -> tp.Dict[str, tp.Any]:
     """Manifest entries, tokenizer infos and the cache key."""
-    from audiocraft.data.audio_dataset import load_audio_meta
     if codec is None:
         raise BeatLMError("a token cache needs a codec (its codes are what the stages model)")
     path = manifest_file(manifest)
-    try:
-        entries = load_audio_meta(path)
-    except Exception as exc:
-        raise BeatLMError(f"manifest {path} cannot be parsed ({exc})") from None
-    if not entries:
-        raise BeatLMError(f"manifest {path} lists no audio file")
+    entries = manifest_entries([path])
     infos = {"codec": codec_info(codec),
              "semantic": semantic_info(semantic) if semantic is not None else None,
              "mulan": mulan_info(mulan) if mulan is not None else None}

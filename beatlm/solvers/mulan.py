@@ -10,6 +10,7 @@ embeddings of the training split; MuLaN generates no audio).
 
 import collections
 import logging
+import resource
 import typing as tp
 
 from audiocraft.solvers import base, builders
@@ -39,7 +40,7 @@ class MulanSolver(base.StandardSolver):
         return "loss"
 
     def get_formatter(self, stage_name: str) -> flashy.Formatter:
-        return flashy.Formatter({"lr": ".2E", "grad_norm": ".3E", "loss": ".4f"},
+        return flashy.Formatter({"lr": ".2E", "grad_norm": ".3E", "loss": ".4f", "peak_rss_gb": ".2f"},
                                 exclude_keys=["recall@*_chance", "zero_shot_chance", "zero_shot_classes"])
 
     def build_model(self) -> None:
@@ -109,6 +110,7 @@ class MulanSolver(base.StandardSolver):
         self.skipped.clear()
         metrics = super().train()
         metrics.update({f"skipped_{reason}": count for reason, count in self.skipped.items()})
+        metrics["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # this process, so far
         return metrics
 
     def valid(self) -> dict:

@@ -157,6 +157,12 @@ class StageSolver(base.StandardSolver):
         return (counts / counts.sum(dim=1, keepdim=True)).log()
 
     # --- training ---------------------------------------------------------------------------------
+    def cfg_drop(self, size: int) -> torch.Tensor:
+        """Items [size] (bool) trained with the null condition: each with p = classifier_free_guidance.training_dropout
+        while training (per item, unlike audiocraft's one draw per batch: every batch mixes both), none otherwise."""
+        p = float(self.cfg.classifier_free_guidance.training_dropout) if self.is_training else 0.0
+        return torch.rand(size, device=self.device) < p
+
     def condition_tensors(self, batch: tp.Dict[str, torch.Tensor], drop: torch.Tensor,
                           permutation: tp.Optional[torch.Tensor] = None) -> tp.Dict[str, tp.Any]:
         """Condition tensors from cached tokens; `drop` [B] items get the null condition (CFG dropout)."""
@@ -189,9 +195,7 @@ class StageSolver(base.StandardSolver):
     def run_step(self, idx: int, batch: tp.Any, metrics: dict) -> dict:
         batch = {name: value.to(self.device) for name, value in batch.items()}
         codes, valid = self.targets(batch)
-        size = codes.shape[0]
-        p = float(self.cfg.classifier_free_guidance.training_dropout) if self.is_training else 0.0
-        drop = torch.rand(size, device=self.device) < p
+        drop = self.cfg_drop(codes.shape[0])
         with self.autocast:
             ce, per_stream, scored = self._cross_entropy(codes, self.condition_tensors(batch, drop), valid)
         if self.is_training:

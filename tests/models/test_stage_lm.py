@@ -117,3 +117,16 @@ def test_guidance_nulls_mulan_in_generate(lm_cfg, tiny_mulan, monkeypatch):
         lm.generate(conditions=attrs, max_gen_len=4, use_sampling=False, cfg_coef=3.0)
     mask = seen[0]
     assert mask.shape[0] == 2 and bool(mask[0].all()) and not bool(mask[1].any())
+
+
+def test_overfits_a_handful_of_clips(lm_cfg, tiny_mulan):
+    lm = build(lm_cfg, tiny_mulan, seed=2).train()
+    codes, mulan_tokens, semantic = inputs(seed=5, batch=4, frames=16)
+    optimizer = torch.optim.Adam(lm.parameters(), lr=3e-3)
+    for _ in range(300):
+        out = lm.compute_predictions(codes, [], conditions(lm, mulan_tokens, semantic))
+        loss = torch.nn.functional.cross_entropy(out.logits[out.mask], codes[out.mask])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.3, loss.item()  # from ln(16) = 2.77

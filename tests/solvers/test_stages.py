@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 
 @pytest.mark.parametrize("stage", ["semantic", "coarse", "fine"])
@@ -24,3 +25,55 @@ def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts,
     resumed = run_dora("-P", "beatlm", "run", *args)
     assert "Loading existing checkpoint" in resumed.stderr
     assert "reusing token cache" in resumed.stderr
+
+
+@pytest.fixture(scope="module")
+def coarse_solver(beat_corpus, hierarchy_parts, stage_args, dora_dir):
+    from beatlm import train
+    args = stage_args("coarse", beat_corpus, hierarchy_parts, "classifier_free_guidance.training_dropout=0.3")
+    xp = train.main.get_xp(args)
+    with xp.enter():
+        solver = train.get_solver(xp.cfg)
+    return solver
+
+
+def test_null_condition_at_the_drop_rate(coarse_solver):
+    solver = coarse_solver
+    solver.current_stage = "train"
+    drops = torch.cat([solver.cfg_drop(100) for _ in range(40)])
+    assert 0.3 - 0.04 < float(drops.float().mean()) < 0.3 + 0.04
+    batch = next(iter(solver.dataloaders["valid"]))
+    drop = torch.tensor([True] + [False] * (batch["codes"].shape[0] - 1))
+    conds = solver.condition_tensors(batch, drop)
+    for name, (embedding, mask) in conds.items():
+        assert not mask[0].any() and not embedding[0].any(), name
+        assert mask[1:].all(), name
+    solver.current_stage = "valid"
+    assert not solver.cfg_drop(1000).any()
+
+
+def test_shuffled_conditioning_changes_the_loss(coarse_solver):
+    solver = coarse_solver
+    batch = next(iter(solver.dataloaders["valid"]))
+    codes, valid = solver.targets(batch)
+    keep = torch.zeros(codes.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        ce, _, scored = solver._cross_entropy(codes, solver.condition_tensors(batch, keep), valid)
+        baselines = solver._baselines(batch, codes, scored, keep)
+    assert baselines["ce_unigram"] > 0
+    assert "ce_shuffled" not in baselines or baselines["ce_shuffled"] != float(ce)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("coarse_codebooks=4", "coarse_codebooks=4, but codec"),
+    ("mulan_checkpoint=/nowhere/mulan.th", "/nowhere/mulan.th does not exist"),
+])
+def test_bad_parts_fail_before_training_with_one_line(override, message, beat_corpus, hierarchy_parts, stage_args,
+                                                       run_dora):
+    args = stage_args("fine", beat_corpus, hierarchy_parts)
+    key = override.split("=")[0]
+    args = [a for a in args if not a.startswith(key + "=")] + [override]
+    proc = run_dora("-P", "beatlm", "run", *args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "Train" not in proc.stderr

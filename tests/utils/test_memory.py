@@ -1,0 +1,46 @@
+"""limit_heap_growth: blocks of a few MB of varying sizes no longer fragment glibc's heap."""
+
+import subprocess
+import sys
+
+import pytest
+
+# Frees one big block (glibc then raises its mmap threshold), then allocates and frees blocks of 2-6 MB,
+# each followed by a small block that stays: prints how much the process grew, in MB.
+PROGRAM = """
+import sys, torch
+from beatlm.utils.memory import limit_heap_growth
+if sys.argv[1] == "on":
+    assert limit_heap_growth()
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) // 1024
+torch.empty(8 << 20, dtype=torch.uint8).fill_(1)
+keep = []
+base = rss()
+for i in range(60):
+    big = torch.empty((2 + i % 5) << 20, dtype=torch.uint8).fill_(1)
+    keep.append(torch.empty(64 << 10, dtype=torch.uint8).fill_(1))
+    del big
+print(rss() - base)
+"""
+
+
+def _growth_mb(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_freed_blocks_go_back_to_the_system():
+    assert _growth_mb("on") < 20  # only the 60 small blocks kept (4 MB)
+    assert _growth_mb("off") > 40  # glibc alone keeps the freed blocks: what the limit is for
+
+
+def test_training_sets_the_limit(monkeypatch):
+    from beatlm import train
+    from beatlm.utils import memory
+    calls = []
+    monkeypatch.setattr(memory, "limit_heap_growth", lambda threshold: calls.append(threshold) or True)
+    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro"]).cfg
+    train.init_seed_and_system(cfg)
+    assert calls == [1 << 20]
