@@ -10,6 +10,9 @@ CONFIG = Path(__file__).resolve().parents[1] / "config"
 SOLVERS = sorted(str(p.relative_to(CONFIG / "solver").with_suffix("")) for p in (CONFIG / "solver").rglob("*.yaml")
                  if p.name != "default.yaml")
 SCALES = sorted(p.stem for p in (CONFIG / "model_scale").glob("*.yaml"))
+# The models a stage solver stands on have no default (`???`): any path composes.
+STAGE_PARTS = ["compression_model_checkpoint=codec.th", "mulan_checkpoint=mulan.th",
+               "semantic_tokenizer_checkpoint=semantic.th"]
 
 
 def test_groups_found():
@@ -21,7 +24,8 @@ def test_groups_found():
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_solver_scale_composes(solver, scale, dora_dir):
     from beatlm import train
-    xp = train.main.get_xp([f"solver={solver}", f"model_scale={scale}"])
+    parts = STAGE_PARTS if solver in ("musiclm/semantic", "musiclm/coarse", "musiclm/fine") else []
+    xp = train.main.get_xp([f"solver={solver}", f"model_scale={scale}", *parts])
     assert len(xp.sig) == 8 and int(xp.sig, 16) >= 0
     assert xp.folder.parent == dora_dir / "xps"
     # Nothing left mandatory except the data, which `dset=` provides.

@@ -21,12 +21,13 @@ def _history(folder: Path) -> list:
 
 def test_train_interrupt_resume_export_load(tiny_egs, datasource_args, dora_dir, run_dora, tmp_path):
     from beatlm import train
-    args = ["solver=compression/beats", "model_scale=micro", "optim.epochs=2", "optim.updates_per_epoch=2",
+    args = ["solver=compression/beats", "model_scale=micro", "optim.epochs=3", "optim.updates_per_epoch=2",
             "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1",
             "dataset.generate.segment_duration=1", "rvq.kmeans_iters=2", "label=e2e"] + datasource_args(tiny_egs)
     xp = train.main.get_xp(args)
 
-    # 1. Train, and interrupt the run once the first epoch is committed.
+    # 1. Train, and interrupt the run once the first epoch is committed (a short epoch may still end
+    #    before the signal is handled: the run must stop before its last one).
     proc = subprocess.Popen([sys.executable, "-m", "dora", "-P", "beatlm", "run", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     deadline = time.time() + 120
@@ -34,13 +35,14 @@ def test_train_interrupt_resume_export_load(tiny_egs, datasource_args, dora_dir,
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
-    assert len(_history(xp.folder)) == 1, "the run should have been interrupted after its first epoch"
+    done = len(_history(xp.folder))
+    assert 1 <= done < 3, "the run should have been interrupted before its last epoch"
     assert (xp.folder / "checkpoint.th").exists()
 
     # 2. Running again resumes: the epoch counter continues from the checkpoint.
     resumed = run_dora("-P", "beatlm", "run", *args)
     assert "Loading existing checkpoint" in resumed.stderr
-    assert len(_history(xp.folder)) == 2
+    assert len(_history(xp.folder)) == 3
 
     # 3. Export, then load with no XP folder present and encode/decode a clip.
     from beatlm.cli.main import main

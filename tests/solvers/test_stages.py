@@ -39,7 +39,7 @@ def coarse_solver(beat_corpus, hierarchy_parts, stage_args, dora_dir):
 
 def test_null_condition_at_the_drop_rate(coarse_solver):
     solver = coarse_solver
-    solver.current_stage = "train"
+    solver._current_stage = "train"
     drops = torch.cat([solver.cfg_drop(100) for _ in range(40)])
     assert 0.3 - 0.04 < float(drops.float().mean()) < 0.3 + 0.04
     batch = next(iter(solver.dataloaders["valid"]))
@@ -48,7 +48,7 @@ def test_null_condition_at_the_drop_rate(coarse_solver):
     for name, (embedding, mask) in conds.items():
         assert not mask[0].any() and not embedding[0].any(), name
         assert mask[1:].all(), name
-    solver.current_stage = "valid"
+    solver._current_stage = "valid"
     assert not solver.cfg_drop(1000).any()
 
 
