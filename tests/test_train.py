@@ -28,8 +28,11 @@ def test_train_interrupt_resume_export_load(tiny_egs, datasource_args, dora_dir,
 
     # 1. Train, and interrupt the run once the first epoch is committed (a short epoch may still end
     #    before the signal is handled: the run must stop before its last one).
+    # A shell starts background jobs with SIGINT ignored, and the child would inherit that (then Ctrl-C does
+    # nothing): give it the default handling a terminal user has, however pytest itself was started.
     proc = subprocess.Popen([sys.executable, "-m", "dora", "-P", "beatlm", "run", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while len(_history(xp.folder)) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
