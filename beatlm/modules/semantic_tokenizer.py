@@ -131,19 +131,13 @@ class SemanticTokenizer(nn.Module):
         Raises:
             BeatLMError: not fitted, or `path` exists and `overwrite` is False.
         """
-        from ..utils.files import atomic_path
+        from ..utils.files import save_atomic
         if not self.fitted:
             raise BeatLMError("refusing to save an unfitted semantic tokenizer")
         package = {"kind": KIND, "version": VERSION, "settings": self.settings(), "location": self.source.location,
                    "fit": dict(self.fit_info), "signature": self.signature(),
                    "state": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}}
-        path = Path(path)
-        try:
-            with atomic_path(path, overwrite=overwrite) as tmp:
-                torch.save(package, tmp)
-        except FileExistsError:
-            raise BeatLMError(f"{path} already exists; pass --force to replace it") from None
-        return path
+        return save_atomic(package, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: tp.Union[str, Path], location: tp.Optional[str] = None,

@@ -9,12 +9,11 @@ import typing as tp
 
 import audiocraft
 from omegaconf import OmegaConf
-import torch
 
 from .. import __version__
 from .checkpoint import load_checkpoint
 from .errors import BeatLMError
-from .files import atomic_path
+from .files import save_atomic
 
 
 def resolve_checkpoint(source: tp.Union[str, Path]) -> Path:
@@ -44,12 +43,7 @@ def _training_checkpoint(source: tp.Union[str, Path], out_file: Path, overwrite:
 def _write_export(out_file: Path, best_state: tp.Any, cfg: tp.Any, meta: dict, overwrite: bool) -> Path:
     export = {"best_state": best_state, "xp.cfg": OmegaConf.to_yaml(cfg), "version": audiocraft.__version__,
               "exported": True, "beatlm": {"version": __version__, **meta}}
-    try:
-        with atomic_path(out_file, overwrite=overwrite) as tmp:
-            torch.save(export, tmp)
-    except FileExistsError:
-        raise BeatLMError(f"{out_file} already exists; choose another path or pass --force to replace it") from None
-    return out_file
+    return save_atomic(export, out_file, overwrite=overwrite)
 
 
 def export_codec(source: tp.Union[str, Path], out_file: tp.Union[str, Path], overwrite: bool = False) -> Path:

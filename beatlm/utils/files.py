@@ -29,3 +29,17 @@ def atomic_path(target: tp.Union[str, Path], overwrite: bool = False) -> tp.Iter
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def save_atomic(obj: tp.Any, path: tp.Union[str, Path], overwrite: bool = False) -> Path:
+    """`torch.save` to `path` through `atomic_path`; an existing `path` without `overwrite` is a BeatLMError."""
+    import torch
+
+    from .errors import BeatLMError
+    path = Path(path)
+    try:
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            torch.save(obj, tmp)
+    except FileExistsError:
+        raise BeatLMError(f"{path} already exists; choose another path or pass --force to replace it") from None
+    return path
