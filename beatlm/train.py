@@ -108,6 +108,9 @@ def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
     if cfg.get("malloc_mmap_threshold"):
         from .utils.memory import limit_heap_growth
         limit_heap_growth(int(cfg.malloc_mmap_threshold))
+    if cfg.get("malloc_trim_interval"):
+        from .utils.memory import trim_heap_every
+        trim_heap_every(float(cfg.malloc_trim_interval))
     method = cfg.mp_start_method
     if method == "auto":  # CUDA cannot be forked; on CPU fork avoids re-importing audiocraft per worker
         method = "forkserver" if str(cfg.device).startswith("cuda") else "fork"

@@ -2,17 +2,20 @@
 # Trains micro MuLaN once per text tower on a rendered corpus, exports it, and evaluates the export on
 # a held-out corpus. Prints wall times and writes OUT/<tower>.json with the metrics.
 #
-#   scripts/bench_mulan_towers.sh DSET HELDOUT_DIR OUT [tower ...]
-#   e.g. scripts/bench_mulan_towers.sh beats/beats4k /data/heldout500 /data/bench pretrained transformer
+#   scripts/bench_mulan_towers.sh DSET HELDOUT_DIR OUT [tower ...] [-- override ...]
+#   e.g. scripts/bench_mulan_towers.sh beats/beats4k /data/heldout500 /data/bench pretrained transformer -- optim.lr=1e-3
 #
 # DSET must be findable by Hydra (BEATLM_CONFIG_DIR); HELDOUT_DIR is a `beatlm corpus render` folder.
 set -euo pipefail
 dset=$1 heldout=$2 out=$3
 shift 3
-[ $# -gt 0 ] || set -- pretrained transformer
+towers=() overrides=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do towers+=("$1"); shift; done
+[ $# -gt 0 ] && shift && overrides=("$@")
+[ ${#towers[@]} -gt 0 ] || towers=(pretrained transformer)
 mkdir -p "$out"
-for tower in "$@"; do
-  args=(solver=musiclm/mulan model_scale=micro "dset=$dset" "mulan.text.tower=$tower")
+for tower in "${towers[@]}"; do
+  args=(solver=musiclm/mulan model_scale=micro "dset=$dset" "mulan.text.tower=$tower" "${overrides[@]}")
   start=$(date +%s)
   dora -P beatlm run "${args[@]}" > "$out/$tower.train.log" 2>&1
   trained=$(date +%s)

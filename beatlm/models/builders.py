@@ -10,6 +10,7 @@ import torch
 if tp.TYPE_CHECKING:
     from audiocraft.models.lm import LMModel
 
+    from ..modules.mulan_frontend import LogMelFrontend
     from .mulan import MuLaNModel
 
 
@@ -20,6 +21,12 @@ def get_compression_model(cfg: omegaconf.DictConfig, device: str = "cpu") -> Com
     return ac_builders.get_compression_model(cfg).to(device)
 
 
+def get_mulan_frontend(cfg: omegaconf.DictConfig) -> "LogMelFrontend":
+    """MuLaN's log-mel front-end from the `mulan` section of a config."""
+    from ..modules.mulan_frontend import LogMelFrontend
+    return LogMelFrontend(sample_rate=cfg.sample_rate, **cfg.frontend)
+
+
 def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     """MuLaN from the `mulan` section of a config (see config/model/mulan/default.yaml)."""
     from ..bends import musiclm_offline
@@ -27,7 +34,7 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     from musiclm_pytorch import AudioSpectrogramTransformer, MuLaN, TextTransformer
     from torch import nn
 
-    from ..modules.mulan_frontend import LogMelFrontend, SpecAugment
+    from ..modules.mulan_frontend import SpecAugment
     from ..modules.mulan_quantizer import MulanQuantizer
     from ..modules.text_tokenizer import ClipTokenizer
     from .mulan import MuLaNModel
@@ -57,7 +64,7 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
         p = t.pretrained
         mulan.text = PretrainedTextTower(dim=t.dim, name_or_path=p.name_or_path, sha256=p.sha256,
                                          head_hidden=p.head_hidden, max_length=t.max_tokens)
-    frontend = LogMelFrontend(sample_rate=cfg.sample_rate, **cfg.frontend)
+    frontend = get_mulan_frontend(cfg)
     augment = SpecAugment(**cfg.spec_augment)
     q = cfg.quantizer
     quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)

@@ -61,10 +61,21 @@ class MuLaNModel(nn.Module):
 
     def frames(self, wav: torch.Tensor) -> torch.Tensor:
         """Mono waveforms [B, T] at `sample_rate` -> log-mel frames [B, frames, n_mels] cut to whole patches."""
+        return self.prepare(self.log_mel(wav))
+
+    def log_mel(self, wav: torch.Tensor) -> torch.Tensor:
+        """Mono waveforms [B, T] at `sample_rate` -> log-mel frames [B, frames, n_mels], at least one patch long."""
         min_samples = self.patch[1] * self.frontend.hop_length
         if wav.shape[-1] < min_samples:  # very short audio: pad to one patch of frames
             wav = F.pad(wav, (0, min_samples - wav.shape[-1]))
-        frames = self.augment(self.frontend(wav))
+        return self.frontend(wav)
+
+    def prepare(self, frames: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames [B, frames, n_mels] as the audio tower takes them: augmented while training, cut to
+        whole patches (at least one: shorter inputs are padded with their quietest level)."""
+        if frames.shape[1] < self.patch[1]:
+            frames = F.pad(frames, (0, 0, 0, self.patch[1] - frames.shape[1]), value=float(frames.min()))
+        frames = self.augment(frames)
         keep = frames.shape[1] // self.patch[1] * self.patch[1]
         return frames[:, :keep]
 
@@ -77,7 +88,11 @@ class MuLaNModel(nn.Module):
         """Contrastive loss of a batch of (audio window [B, T] or [B, 1, T] at `sample_rate`, text) pairs."""
         if wav.dim() == 3:
             wav = wav.mean(dim=1)
-        audio = self.mulan.get_audio_latents(self.frames(wav))
+        return self.loss_from_frames(self.log_mel(wav), texts)
+
+    def loss_from_frames(self, frames: torch.Tensor, texts: tp.Sequence[str]) -> torch.Tensor:
+        """Contrastive loss of (log-mel frames [B, frames, n_mels] of `log_mel`, text) pairs."""
+        audio = self.mulan.get_audio_latents(self.prepare(frames))
         text = self._text_latents(texts)
         return self.mulan.contrast(audio, text)
 
@@ -100,6 +115,10 @@ class MuLaNModel(nn.Module):
         batch = windows.shape[0]
         latents = self.mulan.get_audio_latents(self.frames(windows.flatten(0, 1)))
         return F.normalize(latents.view(batch, count, -1).mean(dim=1), dim=-1)
+
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """L2-normalised embeddings [B, dim] of one window of log-mel frames [B, frames, n_mels] each."""
+        return F.normalize(self.mulan.get_audio_latents(self.prepare(frames)), dim=-1)
 
     def embed_text(self, texts: tp.Sequence[str]) -> torch.Tensor:
         """L2-normalised embeddings [B, dim] of texts."""

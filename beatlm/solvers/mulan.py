@@ -18,8 +18,10 @@ import flashy
 import torch
 
 from ..data.captions import CaptionSampler
+from ..data.mel_windows import MelWindow, MelWindowDataset
 from ..metrics.mulan import embed_pairs, mulan_metrics
-from ..models.builders import get_mulan_model
+from ..models.builders import get_mulan_frontend, get_mulan_model
+from .steps import optimize
 
 logger = logging.getLogger(__name__)
 SKIP_REASONS = {"no_caption": "no caption (a sidecar description is missing or empty)",
@@ -63,6 +65,17 @@ class MulanSolver(base.StandardSolver):
 
     def build_dataloaders(self) -> None:
         self.dataloaders = builders.get_audio_datasets(self.cfg, dataset_type=builders.DatasetType.MUSIC)
+        if self.cfg.frames_in_memory:
+            # Train and valid windows (and the quantizer fit, on train) come from log-mel frames computed once;
+            # evaluate embeds whole clips of audio, as users do.
+            frontend = get_mulan_frontend(self.cfg.mulan)
+            for split in ("train", "valid"):
+                opts = self.cfg.dataset[split]
+                dataset = MelWindowDataset([self.cfg.datasource[split]], frontend, self.cfg.dataset.segment_duration,
+                                           num_samples=opts.get("num_samples"), shuffle=bool(opts.get("shuffle", True)),
+                                           seed=self.cfg.seed)
+                self.dataloaders[split] = torch.utils.data.DataLoader(
+                    dataset, batch_size=self.cfg.dataset.batch_size, collate_fn=MelWindowDataset.collate)
 
     def show(self) -> None:
         self.logger.info("MuLaN:")
@@ -79,30 +92,38 @@ class MulanSolver(base.StandardSolver):
                                 SKIP_REASONS[reason], reason)
 
     def _pairs(self, batch) -> tp.Tuple[torch.Tensor, tp.List[str]]:
-        """Audio windows [B, T] and their captions, without the items that cannot train MuLaN."""
-        wav, infos = batch
-        texts = [self.captions(info.meta.path, info.description) for info in infos]
-        wav = wav.mean(dim=1)
-        loud = wav.pow(2).mean(dim=-1).sqrt() >= self.cfg.contrastive.min_rms
+        """Audio windows [B, T] (or log-mel frames [B, F, n_mels]) and their captions, without the items that
+        cannot train MuLaN."""
+        audio, infos = batch
+        if isinstance(infos[0], MelWindow):
+            texts = [self.captions(info.path, info.description) for info in infos]
+            loud = torch.tensor([info.rms for info in infos]) >= self.cfg.contrastive.min_rms
+        else:
+            texts = [self.captions(info.meta.path, info.description) for info in infos]
+            audio = audio.mean(dim=1)
+            loud = audio.pow(2).mean(dim=-1).sqrt() >= self.cfg.contrastive.min_rms
         keep = [i for i, t in enumerate(texts) if t and bool(loud[i])]
         self._skip("no_caption", sum(1 for t in texts if not t))
         self._skip("silent", sum(1 for i, t in enumerate(texts) if t and not bool(loud[i])))
-        return wav[keep], [texts[i] for i in keep]
+        return audio[keep], [texts[i] for i in keep]
+
+    def _embed_windows(self, audio: torch.Tensor) -> torch.Tensor:
+        """Embeddings of what `_pairs` gives: audio windows [B, T] or log-mel frames [B, F, n_mels]."""
+        if self.cfg.frames_in_memory:
+            return self.mulan.embed_frames(audio.to(self.device))
+        return self.mulan.embed_audio(audio[:, None].to(self.device), self.cfg.sample_rate)
 
     def run_step(self, idx: int, batch: tp.Any, metrics: dict) -> dict:
-        wav, texts = self._pairs(batch)
+        audio, texts = self._pairs(batch)
         if len(texts) < 2:  # a contrastive loss needs negatives
             return metrics
         self.mulan.train(self.is_training)
-        loss = self.mulan.loss(wav.to(self.device), texts)
+        if self.cfg.frames_in_memory:
+            loss = self.mulan.loss_from_frames(audio.to(self.device), texts)
+        else:
+            loss = self.mulan.loss(audio.to(self.device), texts)
         if self.is_training:
-            self.optimizer.zero_grad()
-            loss.backward()
-            if self.cfg.optim.max_norm:
-                metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                                       self.cfg.optim.max_norm).item()
-            self.optimizer.step()
-            metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+            optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics)
         metrics["loss"] = loss.item()
         return metrics
 
@@ -138,10 +159,10 @@ class MulanSolver(base.StandardSolver):
         total = 0
         lp = self.log_progress("quantizer embeddings", loader, updates=self.log_updates)
         for batch in lp:
-            wav, _ = self._pairs(batch)
-            if len(wav):
-                chunks.append(self.mulan.embed_audio(wav[:, None].to(self.device), self.cfg.sample_rate))
-                total += len(wav)
+            audio, _ = self._pairs(batch)
+            if len(audio):
+                chunks.append(self._embed_windows(audio))
+                total += len(audio)
             if total >= wanted:
                 break
         q = self.cfg.mulan.quantizer

@@ -15,6 +15,7 @@ Subclasses (semantic.py, coarse.py, fine.py) say which tokens are modelled and c
 
 import logging
 from pathlib import Path
+import time
 import typing as tp
 
 from audiocraft.modules.conditioners import ConditioningAttributes, JointEmbedCondition
@@ -31,6 +32,7 @@ from ..models.loaders import load_compression_model, load_mulan_model
 from ..modules.semantic_tokenizer import SemanticTokenizer
 from ..modules.token_conditioner import token_condition
 from ..utils.errors import BeatLMError
+from .steps import optimize
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "evaluate", "generate")
@@ -59,6 +61,7 @@ class StageSolver(base.StandardSolver):
 
     def __init__(self, cfg):
         self.tokenizers_loaded = False
+        self.tokens_trained = 0
         super().__init__(cfg)
 
     # --- what each stage models -------------------------------------------------------------------
@@ -84,8 +87,8 @@ class StageSolver(base.StandardSolver):
         return "ce"
 
     def get_formatter(self, stage_name: str) -> flashy.Formatter:
-        return flashy.Formatter({"lr": ".2E", "ce*": ".3f", "ppl": ".1f", "grad_norm": ".3E"},
-                                exclude_keys=["ce_q*"])
+        return flashy.Formatter({"lr": ".2E", "ce*": ".3f", "ppl": ".1f", "grad_norm": ".3E",
+                                 "tokens_per_s": ".0f"}, exclude_keys=["ce_*q*"])
 
     def load_tokenizers(self) -> None:
         """Load the codec, MuLaN and the semantic tokenizer named in the config (once)."""
@@ -199,16 +202,9 @@ class StageSolver(base.StandardSolver):
         with self.autocast:
             ce, per_stream, scored = self._cross_entropy(codes, self.condition_tensors(batch, drop), valid)
         if self.is_training:
-            self.optimizer.zero_grad()
-            ce.backward()
-            if self.cfg.optim.max_norm:
-                metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
-                                                                       self.cfg.optim.max_norm).item()
-            self.optimizer.step()
-            if self.lr_scheduler is not None:
-                self.lr_scheduler.step()
-            metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+            optimize(ce, self.model, self.optimizer, self.cfg.optim.max_norm, metrics, self.lr_scheduler)
             metrics["cfg_dropped"] = float(drop.float().mean())
+            self.tokens_trained += int(scored.sum())
         metrics["ce"] = ce.item()
         metrics["ppl"] = float(torch.exp(ce))
         metrics.update({f"ce_q{k + 1}": float(v) for k, v in enumerate(per_stream)})
@@ -223,12 +219,22 @@ class StageSolver(base.StandardSolver):
         averaged as `ce` is) and, if asked, the model's with every item given another item's conditions."""
         unigram = [-self.unigram[k].to(codes.device)[codes[:, k][scored[:, k]]].mean() for k in range(codes.shape[1])]
         out = {"ce_unigram": float(torch.stack(unigram).mean())}
+        out.update({f"ce_unigram_q{k + 1}": float(v) for k, v in enumerate(unigram)})
         if self.cfg.valid.shuffled_conditioning and codes.shape[0] > 1:
             permutation = torch.roll(torch.arange(codes.shape[0], device=codes.device), 1)
-            shuffled, _, _ = self._cross_entropy(codes, self.condition_tensors(batch, drop, permutation),
-                                                 scored.any(dim=1))
+            shuffled, per_stream, _ = self._cross_entropy(codes, self.condition_tensors(batch, drop, permutation),
+                                                          scored.any(dim=1))
             out["ce_shuffled"] = shuffled.item()
+            out.update({f"ce_shuffled_q{k + 1}": float(v) for k, v in enumerate(per_stream)})
         return out
+
+    def train(self) -> dict:
+        """One training epoch; also logs `tokens_per_s`, the modelled tokens scored per second of the epoch."""
+        self.tokens_trained = 0
+        start = time.time()
+        metrics = super().train()
+        metrics["tokens_per_s"] = self.tokens_trained / max(time.time() - start, 1e-9)
+        return metrics
 
     def evaluate(self) -> dict:
         """The valid metrics on the evaluate split."""

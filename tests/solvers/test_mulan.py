@@ -38,6 +38,30 @@ def test_items_without_caption_or_sound_are_skipped_and_counted(beat_corpus, dor
     assert kept_wav.shape == (1, 32000)
     assert solver.skipped == {"silent": 1, "no_caption": 1}
 
+    from beatlm.data.mel_windows import MelWindow
+    frames = torch.randn(3, 100, 64)
+    windows = [MelWindow(clip, None, 0.1), MelWindow(clip, "a beat", 0.0), MelWindow("/nowhere/x.wav", None, 0.1)]
+    kept, texts = solver._pairs((frames, windows))
+    assert len(texts) == 1 and texts[0] and torch.equal(kept[0], frames[0])
+    assert solver.skipped == {"silent": 2, "no_caption": 2}
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_training_step_on_frames_or_audio(in_memory, beat_corpus, dora_dir):
+    from beatlm import train
+    from beatlm.data.mel_windows import MelWindowDataset
+    xp = train.main.get_xp(_args(beat_corpus, f"frames_in_memory={in_memory}"))
+    with xp.enter():
+        solver = train.get_solver(xp.cfg)
+    assert isinstance(solver.dataloaders["train"].dataset, MelWindowDataset) == in_memory
+    assert not isinstance(solver.dataloaders["evaluate"].dataset, MelWindowDataset)  # whole clips of audio
+    solver._current_stage = "train"
+    before = [p.detach().clone() for p in solver.model.parameters() if p.requires_grad]
+    metrics = solver.run_step(0, next(iter(solver.dataloaders["train"])), {})
+    assert metrics["loss"] > 0 and metrics["lr"] > 0
+    after = [p for p in solver.model.parameters() if p.requires_grad]
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
 
 @pytest.mark.slow
 def test_train_evaluate_fit_resume_export_eval(beat_corpus, dora_dir, run_dora, tmp_path, capsys):

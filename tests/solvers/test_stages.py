@@ -14,8 +14,11 @@ def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts,
     xp = train.main.get_xp(args)
     history = json.loads((xp.folder / "history.json").read_text())
     last = history[-1]
-    assert last["train"]["ce"] > 0 and "ce_q1" in last["train"]
+    assert last["train"]["ce"] > 0 and "ce_q1" in last["train"] and last["train"]["tokens_per_s"] > 0
     assert last["valid"]["ce_unigram"] > 0 and "ce_shuffled" in last["valid"]
+    streams = {"semantic": 1, "coarse": 2, "fine": 2}[stage]
+    for k in range(1, streams + 1):
+        assert last["valid"][f"ce_unigram_q{k}"] > 0 and last["valid"][f"ce_shuffled_q{k}"] > 0
     assert last["evaluate"]["ce"] > 0
     assert last["generate"]["samples"] == 1
     samples = list((xp.folder / "samples" / "epoch_1").iterdir())

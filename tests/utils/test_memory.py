@@ -1,4 +1,4 @@
-"""limit_heap_growth: blocks of a few MB of varying sizes no longer fragment glibc's heap."""
+"""limit_heap_growth and trim_heap: blocks of a few MB of varying sizes no longer grow the process."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 # each followed by a small block that stays: prints how much the process grew, in MB.
 PROGRAM = """
 import sys, torch
-from beatlm.utils.memory import limit_heap_growth
+from beatlm.utils.memory import limit_heap_growth, trim_heap
 if sys.argv[1] == "on":
     assert limit_heap_growth()
 def rss():
@@ -21,6 +21,8 @@ for i in range(60):
     big = torch.empty((2 + i % 5) << 20, dtype=torch.uint8).fill_(1)
     keep.append(torch.empty(64 << 10, dtype=torch.uint8).fill_(1))
     del big
+if sys.argv[1] == "trim":
+    assert trim_heap()
 print(rss() - base)
 """
 
@@ -38,11 +40,35 @@ def test_freed_blocks_go_back_to_the_system():
     assert with_limit < without
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_trimming_gives_free_heap_pages_back():
+    trimmed, without = _growth_mb("trim"), _growth_mb("off")
+    assert trimmed < 20 and trimmed < without
+
+
+def test_the_trimmer_thread_is_started_once(monkeypatch):
+    from beatlm.utils import memory
+    monkeypatch.setattr(memory, "_trimmer", None)
+    calls = []
+    libc = type("Libc", (), {"malloc_trim": lambda self, pad: calls.append(pad)})()
+    monkeypatch.setattr(memory, "_libc", lambda: libc)
+    thread = memory.trim_heap_every(0.01)
+    try:
+        assert thread.daemon and memory.trim_heap_every(5.0) is thread
+        thread.join(0.2)
+        assert calls and set(calls) == {0}
+    finally:
+        memory.stop_trimming()
+    assert not thread.is_alive()
+
+
 def test_training_sets_the_limit(monkeypatch):
     from beatlm import train
     from beatlm.utils import memory
     calls = []
     monkeypatch.setattr(memory, "limit_heap_growth", lambda threshold: calls.append(threshold) or True)
-    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro"]).cfg
+    monkeypatch.setattr(memory, "trim_heap_every", lambda seconds: calls.append(seconds))
+    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro", "malloc_mmap_threshold=1048576",
+                             "malloc_trim_interval=2"]).cfg
     train.init_seed_and_system(cfg)
-    assert calls == [1 << 20]
+    assert calls == [1 << 20, 2.0]
