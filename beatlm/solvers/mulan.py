@@ -107,21 +107,17 @@ class MulanSolver(base.StandardSolver):
         self._skip("silent", sum(1 for i, t in enumerate(texts) if t and not bool(loud[i])))
         return audio[keep], [texts[i] for i in keep]
 
-    def _embed_windows(self, audio: torch.Tensor) -> torch.Tensor:
-        """Embeddings of what `_pairs` gives: audio windows [B, T] or log-mel frames [B, F, n_mels]."""
-        if self.cfg.frames_in_memory:
-            return self.mulan.embed_frames(audio.to(self.device))
-        return self.mulan.embed_audio(audio[:, None].to(self.device), self.cfg.sample_rate)
+    def _frames(self, audio: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames [B, F, n_mels] on the device of what `_pairs` gives (audio windows [B, T] or frames)."""
+        audio = audio.to(self.device)
+        return audio if self.cfg.frames_in_memory else self.mulan.log_mel(audio)
 
     def run_step(self, idx: int, batch: tp.Any, metrics: dict) -> dict:
         audio, texts = self._pairs(batch)
         if len(texts) < 2:  # a contrastive loss needs negatives
             return metrics
         self.mulan.train(self.is_training)
-        if self.cfg.frames_in_memory:
-            loss = self.mulan.loss_from_frames(audio.to(self.device), texts)
-        else:
-            loss = self.mulan.loss(audio.to(self.device), texts)
+        loss = self.mulan.loss_from_frames(self._frames(audio), texts)
         if self.is_training:
             optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics)
         metrics["loss"] = loss.item()
@@ -161,7 +157,7 @@ class MulanSolver(base.StandardSolver):
         for batch in lp:
             audio, _ = self._pairs(batch)
             if len(audio):
-                chunks.append(self._embed_windows(audio))
+                chunks.append(self.mulan.embed_frames(self._frames(audio)))
                 total += len(audio)
             if total >= wanted:
                 break
