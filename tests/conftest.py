@@ -220,3 +220,52 @@ def _stage_args(stage: str, corpus: Path, parts: tp.Mapping[str, Path], *extra: 
 def stage_args() -> tp.Callable[..., tp.List[str]]:
     """`stage_args(stage, corpus, parts, *extra)`: Dora arguments of a tiny run of a stage solver."""
     return _stage_args
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(hierarchy_parts, tmp_path_factory) -> Path:
+    """A model bundle of the `hierarchy_parts` and three untrained tiny stage LMs (dim 32, 2 layers, 1 s windows),
+    exported as `beatlm export stage` writes them and assembled by `export_bundle`."""
+    import torch
+
+    from beatlm import train
+    from beatlm.data.token_cache import codec_info, mulan_info
+    from beatlm.models.builders import get_stage_lm
+    from beatlm.models.bundle import export_bundle
+    from beatlm.models.loaders import load_compression_model, load_mulan_model
+    from beatlm.modules.semantic_tokenizer import SemanticTokenizer
+    from beatlm.utils.export import _write_export
+    root = tmp_path_factory.mktemp("bundle")
+    codec = load_compression_model(hierarchy_parts["codec"])
+    mulan = load_mulan_model(hierarchy_parts["mulan"])
+    tokenizer = SemanticTokenizer.load(hierarchy_parts["semantic"], mulan=mulan)
+    trained_on = {"codec": codec_info(codec)["signature"], "mulan": mulan_info(mulan)["signature"],
+                  "semantic_tokenizer": tokenizer.signature()}
+    kc, card = 2, int(codec.cardinality)
+    specs = {
+        "semantic": {"stage": "semantic", "n_q": 1, "card": tokenizer.cardinality, "frame_rate": 25.0,
+                     "aligned": None},
+        "coarse": {"stage": "coarse", "n_q": kc, "card": card, "frame_rate": 50.0,
+                   "aligned": {"attribute": "semantic_tokens", "num_streams": 1,
+                               "cardinality": tokenizer.cardinality, "frame_rate": 25.0}},
+        "fine": {"stage": "fine", "n_q": codec.num_codebooks - kc, "card": card, "frame_rate": 50.0,
+                 "aligned": {"attribute": "coarse_codes", "num_streams": kc, "cardinality": card, "frame_rate": 50.0}}}
+    stages = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for stage, spec in specs.items():
+            cfg = train.main.get_xp(_stage_args(stage, root, hierarchy_parts)).cfg
+            lm = get_stage_lm(cfg, spec, mulan)
+            stages[stage] = _write_export(root / f"{stage}.th", lm.state_dict(), cfg,
+                                          {"kind": "stage", "stage": stage, "spec": spec, "window": 1.0,
+                                           "trained_on": trained_on}, overwrite=False)
+    return export_bundle(root / "tiny-bundle", codec=str(hierarchy_parts["codec"]), mulan=str(hierarchy_parts["mulan"]),
+                         semantic_tokenizer=str(hierarchy_parts["semantic"]),
+                         **{stage: str(path) for stage, path in stages.items()})
+
+
+@pytest.fixture(scope="session")
+def tiny_musiclm(tiny_bundle):
+    """`MusicLM.get_pretrained(tiny_bundle)` (shared: tests that change its generation params must set them)."""
+    from beatlm.models.musiclm import MusicLM
+    return MusicLM.get_pretrained(str(tiny_bundle), device="cpu")

@@ -6,9 +6,9 @@ import typing as tp
 
 from .. import __version__
 from ..utils.errors import BeatLMError
-from . import corpus, demo, doctor, evaluate, export, fit
+from . import bench, corpus, demo, doctor, evaluate, export, fit, generate
 
-COMMANDS = [demo, doctor, export, evaluate, fit, corpus]
+COMMANDS = [generate, demo, doctor, export, evaluate, fit, corpus, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,9 +32,9 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except BeatLMError as exc:
+    except BeatLMError as exc:  # a mistake in the input: exit 2 like argparse's usage errors
         print(f"beatlm: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("beatlm: interrupted", file=sys.stderr)
         return 130

@@ -16,6 +16,8 @@ from ..utils.errors import BeatLMError
 from .builders import get_compression_model
 
 if tp.TYPE_CHECKING:
+    from audiocraft.models.lm import LMModel
+
     from .mulan import MuLaNModel
 
 CODEC_FILENAMES = ("codec.th", "compression_state_dict.bin")
@@ -53,6 +55,36 @@ def resolve_model_file(name_or_path: tp.Union[str, Path], filenames: tp.Sequence
     if name.count("/") == 1 and not name.startswith((".", "/")):
         return _hub_download(name, filenames)
     raise BeatLMError(f"{name} does not exist (expected an exported file, a folder, //sig/<SIG> or a hub id)")
+
+
+def default_bundle() -> Path:
+    """Where the default model ships inside the package (`beatlm/assets/default_model`)."""
+    from ..assets import ASSETS_DIR
+    return ASSETS_DIR / "default_model"
+
+
+def resolve_bundle(name_or_path: tp.Optional[tp.Union[str, Path]]) -> Path:
+    """The folder of a model bundle: a local folder, a Hugging Face hub id (downloaded), or None for the default."""
+    if name_or_path is None:
+        folder = default_bundle()
+        if not (folder / "manifest.json").is_file():
+            raise BeatLMError("no default model is installed with this BeatLM; pass a bundle folder "
+                              "(--model DIR, written by `beatlm export bundle`)")
+        return folder
+    name = str(name_or_path)
+    path = Path(name)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise BeatLMError(f"{name} is a file; a model is a bundle folder (written by `beatlm export bundle`)")
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+        try:
+            return Path(snapshot_download(repo_id=name, cache_dir=os.environ.get("AUDIOCRAFT_CACHE_DIR")))
+        except Exception as exc:  # the hub raises many types (offline, missing repo)
+            raise BeatLMError(f"'{name}' is not a local folder, and the Hugging Face hub did not provide it "
+                              f"({type(exc).__name__}). Pass a bundle folder, or go online.") from None
+    raise BeatLMError(f"model {name} does not exist (expected a bundle folder written by `beatlm export bundle`)")
 
 
 def codec_package(pkg: tp.Any, path: Path) -> tp.Tuple[DictConfig, dict]:
@@ -120,3 +152,29 @@ def build_mulan(cfg: DictConfig, states: dict, device: str = "cpu") -> "MuLaNMod
     model.mulan.load_state_dict(states["mulan"])
     model.quantizer.load_state_dict(states["quantizer"])
     return model.to(device).eval()
+
+
+def load_stage_lm(path: tp.Union[str, Path], mulan: "MuLaNModel",
+                  device: str = "cpu") -> tp.Tuple["LMModel", tp.Dict[str, tp.Any]]:
+    """Load a stage LM exported by `beatlm export stage` (or `export_stage`).
+
+    Args:
+        path: The exported file.
+        mulan: The MuLaN (fitted quantizer) the stage was trained with; shared, not copied.
+        device: Torch device.
+    Returns:
+        The LM in eval mode, and the export's `beatlm` block (`stage`, `spec`, `window`, `trained_on`).
+    """
+    from .builders import get_stage_lm
+    pkg = load_checkpoint(path)
+    meta = pkg.get("beatlm", {}) if isinstance(pkg, dict) else {}
+    if not pkg.get("exported") or meta.get("kind") != "stage":
+        raise BeatLMError(f"{path} is not an exported stage LM (write one with `beatlm export stage`)")
+    cfg = OmegaConf.create(pkg["xp.cfg"])
+    lm = get_stage_lm(cfg, meta["spec"], mulan, device=device)
+    try:
+        lm.load_state_dict(pkg["best_state"])
+    except RuntimeError as exc:
+        raise BeatLMError(f"{path}: the stage weights do not fit the model its config and MuLaN describe "
+                          f"({str(exc).splitlines()[0]})") from None
+    return lm.eval(), meta

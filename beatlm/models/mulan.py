@@ -120,6 +120,19 @@ class MuLaNModel(nn.Module):
         """L2-normalised embeddings [B, dim] of one window of log-mel frames [B, frames, n_mels] each."""
         return F.normalize(self.mulan.get_audio_latents(self.prepare(frames)), dim=-1)
 
+    @property
+    def text_max_tokens(self) -> int:
+        """Longest text (in its tokenizer's tokens) the text tower reads; longer texts are truncated."""
+        if self.tokenizer is not None:
+            return int(self.tokenizer.max_tokens)
+        return int(self.mulan.text.max_length)
+
+    def count_text_tokens(self, text: str) -> int:
+        """Tokens of `text` for the text tower (special tokens included), before truncation."""
+        if self.tokenizer is not None:
+            return len(self.tokenizer.tokenizer.encode(text))
+        return len(self.mulan.text.tokenizer(text, truncation=False)["input_ids"])
+
     def embed_text(self, texts: tp.Sequence[str]) -> torch.Tensor:
         """L2-normalised embeddings [B, dim] of texts."""
         return self._text_latents(texts)

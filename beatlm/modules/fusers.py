@@ -57,20 +57,23 @@ class AlignedConditionFuser(ConditionFuser):
             timesteps *= 2
         return self._frames[:positions]
 
+    def add_aligned(self, input: torch.Tensor, conditions: tp.Dict[str, ConditionType], start: int) -> torch.Tensor:
+        """`input` [B, steps, dim] (input positions start, start + 1, ...) plus its `aligned` conditions' frames."""
+        aligned = [name for name in conditions if self.cond2fuse.get(name) == "aligned"]
+        if not aligned:
+            return input
+        frames = self.frames_of_positions(start + input.shape[1])[start:].to(input.device)
+        for name in aligned:
+            cond, _ = conditions[name]
+            if cond.shape[1] == 0:
+                continue
+            inside = (frames < cond.shape[1]).to(cond.dtype)
+            input = input + cond[:, frames.clamp(max=cond.shape[1] - 1)] * inside[None, :, None]
+        return input
+
     def forward(self, input: torch.Tensor,
                 conditions: tp.Dict[str, ConditionType]) -> tp.Tuple[torch.Tensor, tp.Optional[torch.Tensor]]:
-        aligned = [name for name in conditions if self.cond2fuse.get(name) == "aligned"]
-        if aligned:
-            _, steps, _ = input.shape
-            offsets = self._streaming_state.get("offsets")
-            start = int(offsets[0]) if offsets is not None else 0
-            frames = self.frames_of_positions(start + steps)[start:].to(input.device)
-            input = input.clone()
-            for name in aligned:
-                cond, _ = conditions[name]
-                if cond.shape[1] == 0:
-                    continue
-                inside = (frames < cond.shape[1]).to(cond.dtype)
-                input = input + cond[:, frames.clamp(max=cond.shape[1] - 1)] * inside[None, :, None]
-        rest = {name: value for name, value in conditions.items() if name not in aligned}
+        offsets = self._streaming_state.get("offsets")
+        input = self.add_aligned(input, conditions, int(offsets[0]) if offsets is not None else 0)
+        rest = {name: value for name, value in conditions.items() if self.cond2fuse.get(name) != "aligned"}
         return super().forward(input, rest)

@@ -91,3 +91,42 @@ def export_mulan(source: tp.Union[str, Path], out_file: tp.Union[str, Path], ove
             "text_max_tokens": int(t.max_tokens),
             "text_encoder": str(t.pretrained.name_or_path) if t.tower == "pretrained" else "clip-bpe"}
     return _write_export(out_file, states, cfg, meta, overwrite)
+
+
+def _part_signatures(cfg: tp.Any) -> tp.Dict[str, tp.Optional[str]]:
+    """Content signatures of the codec, MuLaN and semantic tokenizer a stage was trained on (None if gone)."""
+    from ..data.token_cache import codec_info, mulan_info
+    from ..models.loaders import load_compression_model, load_mulan_model
+    from ..modules.semantic_tokenizer import SemanticTokenizer
+    out: tp.Dict[str, tp.Optional[str]] = {"codec": None, "mulan": None, "semantic_tokenizer": None}
+    try:
+        out["codec"] = codec_info(load_compression_model(cfg.compression_model_checkpoint))["signature"]
+        mulan = load_mulan_model(cfg.mulan_checkpoint)
+        out["mulan"] = mulan_info(mulan)["signature"]
+        out["semantic_tokenizer"] = SemanticTokenizer.load(cfg.semantic_tokenizer_checkpoint, mulan=mulan).signature()
+    except BeatLMError:  # moved or deleted since training: the bundle check then cannot compare
+        pass
+    return out
+
+
+def export_stage(source: tp.Union[str, Path], out_file: tp.Union[str, Path], overwrite: bool = False) -> Path:
+    """Export a MusicLM stage LM (semantic, coarse or fine): best weights, what it models, what it stands on.
+
+    Args:
+        source: `//sig/<SIG>`, an XP folder or a checkpoint file of a `solver=musiclm/<stage>` experiment.
+        out_file: File to write (written atomically).
+        overwrite: Replace `out_file` if it exists.
+    Returns:
+        The path written.
+    """
+    out_file = Path(out_file)
+    path, pkg = _training_checkpoint(source, out_file, overwrite)
+    if not isinstance(pkg, dict) or "stage_spec" not in pkg:
+        solver = pkg["xp.cfg"].get("solver") if isinstance(pkg, dict) and "xp.cfg" in pkg else None
+        raise BeatLMError(f"{path} is not a stage checkpoint (solver '{solver}', expected "
+                          "solver=musiclm/semantic|coarse|fine)")
+    cfg, spec = pkg["xp.cfg"], dict(pkg["stage_spec"])
+    state = pkg["best_state"].get("model") or pkg["model"]
+    meta = {"kind": "stage", "source": str(path), "stage": spec["stage"], "spec": spec,
+            "window": float(cfg.dataset.segment_duration), "trained_on": _part_signatures(cfg)}
+    return _write_export(out_file, state, cfg, meta, overwrite)

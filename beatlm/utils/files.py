@@ -7,6 +7,13 @@ import tempfile
 import typing as tp
 
 
+def umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: tp.Union[str, Path], overwrite: bool = False) -> tp.Iterator[Path]:
     """Yield a temporary path next to `target`; move it onto `target` only if the block succeeds.
@@ -26,6 +33,8 @@ def atomic_path(target: tp.Union[str, Path], overwrite: bool = False) -> tp.Iter
         yield tmp_path
         if not overwrite and target.exists():
             raise FileExistsError(target)
+        if tmp_path.exists():  # mkstemp makes it owner-only; give it the mode a plain open() would
+            os.chmod(tmp_path, 0o666 & ~umask())
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

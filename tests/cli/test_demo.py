@@ -25,5 +25,5 @@ def test_demo_writes_input_and_reconstruction(tmp_path):
 
 def test_demo_rejects_bad_numbers(capsys):
     from beatlm.cli.main import main
-    assert main(["demo", "--epochs", "0"]) == 1
+    assert main(["demo", "--epochs", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err

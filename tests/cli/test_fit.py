@@ -62,7 +62,7 @@ def test_bad_input_is_one_line_and_exit_1(beat_corpus, tmp_path, capsys, extra, 
     extra = [str(beat_corpus / "egs" / "train") if a == "EGS" else str(existing) if a == "EXISTING" else a
              for a in extra]
     out = [] if "--out" in extra else ["--out", str(tmp_path / "tok.th")]
-    assert main(["fit", "semantic-tokenizer", *out, *extra]) == 1
+    assert main(["fit", "semantic-tokenizer", *out, *extra]) == 2
     assert message in _error_line(capsys)
     assert not (tmp_path / "tok.th").exists()
 
@@ -71,7 +71,7 @@ def test_eval_refuses_a_wrong_file(beat_corpus, tmp_path, capsys):
     wrong = tmp_path / "wrong.th"
     torch.save({"state": torch.zeros(1)}, wrong)
     assert main(["eval", "semantic-tokenizer", "--model", str(wrong), "--manifest",
-                 str(beat_corpus / "egs" / "test")]) == 1
+                 str(beat_corpus / "egs" / "test")]) == 2
     assert "not a semantic tokenizer" in _error_line(capsys)
 
 

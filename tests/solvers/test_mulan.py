@@ -107,5 +107,5 @@ def test_train_evaluate_fit_resume_export_eval(beat_corpus, dora_dir, run_dora, 
 def test_export_refuses_a_codec_checkpoint(codec_xp, tmp_path, capsys):
     from beatlm.cli.main import main
     _, xp = codec_xp
-    assert main(["export", "mulan", str(xp.folder), str(tmp_path / "m.th")]) == 1
+    assert main(["export", "mulan", str(xp.folder), str(tmp_path / "m.th")]) == 2
     assert "not MuLaN" in capsys.readouterr().err

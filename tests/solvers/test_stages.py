@@ -7,7 +7,8 @@ import torch
 
 
 @pytest.mark.parametrize("stage", ["semantic", "coarse", "fine"])
-def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts, stage_args, run_dora, dora_dir):
+def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts, stage_args, run_dora, dora_dir,
+                                           tmp_path):
     from beatlm import train
     args = stage_args(stage, beat_corpus, hierarchy_parts)
     run_dora("-P", "beatlm", "run", *args)
@@ -28,6 +29,22 @@ def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts,
     resumed = run_dora("-P", "beatlm", "run", *args)
     assert "Loading existing checkpoint" in resumed.stderr
     assert "reusing token cache" in resumed.stderr
+    _export_and_load(stage, xp, hierarchy_parts, tmp_path)
+
+
+def _export_and_load(stage, xp, parts, tmp_path):
+    """`beatlm export stage` writes the best weights with what they were trained on; `load_stage_lm` reads them."""
+    from beatlm.cli.main import main
+    from beatlm.data.token_cache import codec_info
+    from beatlm.models.loaders import load_compression_model, load_mulan_model, load_stage_lm
+    from beatlm.utils.checkpoint import load_checkpoint
+    out = tmp_path / f"{stage}.th"
+    assert main(["export", "stage", f"//sig/{xp.sig}", str(out)]) == 0
+    lm, meta = load_stage_lm(out, load_mulan_model(parts["mulan"]))
+    assert meta["stage"] == stage and meta["window"] == 1.0
+    assert meta["trained_on"]["codec"] == codec_info(load_compression_model(parts["codec"]))["signature"]
+    best = load_checkpoint(xp.folder / "checkpoint.th")["best_state"]["model"]
+    assert all(torch.equal(value, best[name]) for name, value in lm.state_dict().items())
 
 
 @pytest.fixture(scope="module")

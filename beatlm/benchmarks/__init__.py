@@ -1,0 +1,1 @@
+"""Speed benchmarks: BeatLM's generation against baseline generators (`baselines`)."""
