@@ -107,7 +107,10 @@ def beat_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_mulan():
-    """An untrained micro MuLaN (2 s windows) whose quantizer is fitted on random unit vectors."""
+    """An untrained micro MuLaN (2 s windows) whose quantizer is fitted on random unit vectors.
+
+    Shared by the session: deep-copy it before anything that changes it (a `MulanConditioner` freezes
+    the MuLaN it is given; training changes its weights)."""
     import torch
 
     from beatlm import train

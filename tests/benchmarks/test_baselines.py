@@ -1,5 +1,6 @@
 """The benchmark's baseline generators: a MusicGen-style LM and audiolm-pytorch's stages, at tiny sizes."""
 
+import copy
 import typing as tp
 
 import pytest
@@ -35,6 +36,7 @@ def _tiny_stages() -> tp.Dict[str, torch.nn.Module]:
 
 
 def test_musicgen_style_lm_is_sized_and_generates(tiny_mulan):
+    tiny_mulan = copy.deepcopy(tiny_mulan)  # the conditioner freezes the MuLaN it is given: keep the fixture intact
     torch.manual_seed(0)
     codec, target = StandInCodec(), 600_000
     lm = baselines.musicgen_style_lm(codec, tiny_mulan, target)

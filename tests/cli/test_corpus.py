@@ -47,9 +47,9 @@ def test_list_styles(capsys):
     (["--soundfont", "/nonexistent/gm.sf2"], "soundfont"),
     (["--samples", "/nonexistent/drums"], "sample folder"),
 ])
-def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys, extra, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
     out = tmp_path / "x"
-    assert main(["corpus", "render", "--out", str(out), *SMALL, "--no-dset", *extra]) == 1
+    assert main(["corpus", "render", "--out", str(out), *SMALL, "--no-dset", *extra]) == 2
     assert message in _error_line(capsys)
     assert not out.exists()
 
@@ -58,13 +58,13 @@ def test_foreign_folder_is_left_alone(tmp_path, capsys):
     out = tmp_path / "photos"
     out.mkdir()
     (out / "cat.jpg").write_bytes(b"\xff\xd8")
-    assert main(["corpus", "render", "--out", str(out), *SMALL, "--no-dset"]) == 1
+    assert main(["corpus", "render", "--out", str(out), *SMALL, "--no-dset"]) == 2
     assert "not a BeatLM corpus" in _error_line(capsys)
     assert [p.name for p in out.iterdir()] == ["cat.jpg"]
 
 
 def test_stats_of_a_non_corpus(tmp_path, capsys):
-    assert main(["corpus", "stats", str(tmp_path)]) == 1
+    assert main(["corpus", "stats", str(tmp_path)]) == 2
     assert "not a BeatLM corpus" in _error_line(capsys)
 
 
@@ -74,6 +74,6 @@ def test_stats_fails_on_broken_files(tmp_path, capsys):
     wav = next(Path(out, "audio", "train").glob("*.wav"))
     wav.write_bytes(b"RIFF")
     capsys.readouterr()
-    assert main(["corpus", "stats", str(out), "--analyse", "0"]) == 1
+    assert main(["corpus", "stats", str(out), "--analyse", "0"]) == 2
     captured = capsys.readouterr()
     assert "unreadable" in captured.out and "failed the checks" in captured.err

@@ -84,3 +84,19 @@ def test_unknown_format_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["generate", "trap", "--format", "ogg"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_hub_name_offline_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("AUDIOCRAFT_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["generate", "trap", "--model", "someone/some-bundle", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "hub did not provide it" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_no_default_model_yet_says_what_to_do(tmp_path, capsys, monkeypatch):
+    from beatlm.models import loaders
+    monkeypatch.setattr(loaders, "default_bundle", lambda: tmp_path / "none")
+    assert main(["generate", "trap", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "--model" in capsys.readouterr().err
