@@ -264,7 +264,8 @@ class MusicLM:
         step = max(1, int(round(spec["frame_rate"] / aligned["frame_rate"]))) if aligned else 1
         window = max(2, self._frames(stage, window_s))
         context = int(round((window_s - min(stride, window_s)) * spec["frame_rate"]))
-        context = min(max(step, context // step * step), window - 1)
+        # Starts are rounded down to whole `step`s, which can add step - 1 frames of context: keep room for them.
+        context = min(max(step, context // step * step), max(0, (window - step) // step * step))
         return window, context, step
 
     def _decode_fn(self, lm: "LMModel") -> tp.Callable[..., torch.Tensor]:

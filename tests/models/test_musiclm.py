@@ -36,6 +36,14 @@ def test_longer_than_a_window_by_continuation(tiny_musiclm):
     assert codes.shape == (1, 4, 130) and (codes >= 0).all() and (codes < 1024).all()
 
 
+def test_tiny_stride_never_overflows_a_window(tiny_musiclm):
+    model = tiny_musiclm
+    model.set_generation_params(duration=1.3, extend_stride=0.01)  # 1 s windows advancing half a frame
+    window, context, step = model._window_steps("coarse")
+    assert context % step == 0 and context + step - 1 < window
+    assert model.generate(["boom bap"]).shape[-1] == int(1.3 * model.sample_rate)
+
+
 def test_continuation_keeps_the_prompt(tiny_musiclm):
     model = tiny_musiclm
     model.set_generation_params(duration=2.0, num_candidates=2)
