@@ -17,8 +17,9 @@ test: setup
 test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not slow"
 
+DEMO_PROMPT ?= boom bap beat with dusty piano, 90 bpm
 demo: setup
-	$(VENV)/bin/beatlm demo
+	$(VENV)/bin/beatlm generate "$(DEMO_PROMPT)" --seed 0 --out runs/demo --overwrite
 
 lint: setup
 	$(VENV)/bin/ruff check beatlm tests scripts

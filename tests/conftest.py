@@ -1,5 +1,6 @@
 """Shared fixtures: an isolated Dora folder, tiny manifests of generated audio, one trained micro codec."""
 
+import http.server
 import os
 from pathlib import Path
 import subprocess
@@ -272,3 +273,122 @@ def tiny_musiclm(tiny_bundle):
     """`MusicLM.get_pretrained(tiny_bundle)` (shared: tests that change its generation params must set them)."""
     from beatlm.models.musiclm import MusicLM
     return MusicLM.get_pretrained(str(tiny_bundle), device="cpu")
+
+
+# ---- data pipeline: loopback servers (a fake OpenAI-compatible chat API, a static file server) ----
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A threaded loopback server that does not print clients hanging up (yt-dlp probes and closes)."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class FakeChatServer:
+    """An OpenAI-compatible `/v1/chat/completions` on 127.0.0.1 whose answers follow a script.
+
+    `script` is consumed one entry per request: "ok" (a JSON answer of `batch` distinct captions),
+    "429", "500", "401", "malformed" (not JSON), "timeout" (answers after `delay` s), or a callable
+    returning the answer's content string; once empty, every request is "ok". `requests` keeps
+    (headers, body) of each request.
+    """
+
+    WORDS = ("dusty vinyl crackle warm rhodes chopped soul sample punchy kick crisp snare swung hats deep sub "
+             "gliding bass eerie choir bell melody dark pads bright piano flute loop airy synth distorted "
+             "cowbell memphis tape saturation jazzy upright horns stabs sparse minimal rolling triplet "
+             "haunting strings lush reverb gritty lofi mellow late night west coast whistle").split()
+
+    def __init__(self, batch: int = 3, delay: float = 1.0):
+        import threading
+        self.batch, self.delay = batch, delay
+        self.script: tp.List[tp.Any] = []
+        self.requests: tp.List[tp.Tuple[tp.Dict[str, str], tp.Dict[str, tp.Any]]] = []
+        self.counter = 0
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                import json
+                fake.requests.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(body or b"{}")))
+                step = fake.script.pop(0) if fake.script else "ok"
+                if step == "timeout":
+                    import time
+                    time.sleep(fake.delay)
+                    step = "ok"
+                if step in ("429", "500", "401"):  # a 401 echoes the key, as careless servers do
+                    echo = self.headers.get("authorization", "") if step == "401" else ""
+                    return self._send(int(step), {"error": {"message": f"scripted {step} {echo}", "type": "test"}})
+                content = step() if callable(step) else "{not json" if step == "malformed" else fake.answer()
+                self._send(200, {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake",
+                                 "choices": [{"index": 0, "finish_reason": "stop",
+                                              "message": {"role": "assistant", "content": content}}]})
+
+            def _send(self, status, payload):
+                import json
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    if status == 429:
+                        self.send_header("retry-after", "0")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def caption(self) -> tp.Dict[str, tp.Any]:
+        """A valid caption, different from every earlier one (random words, a numbered take)."""
+        import numpy as np
+        self.counter += 1
+        rng = np.random.default_rng(self.counter)
+        words = [str(w) for w in rng.choice(self.WORDS, size=8, replace=False)]
+        styles = ("trap", "boom_bap", "drill", "lofi")
+        return {"description": f"Take {self.counter}: " + " ".join(words) + ".",
+                "style": styles[self.counter % 4], "bpm": 70 + self.counter % 90, "key": "F minor",
+                "moods": words[:2], "instruments": words[2:5], "query": f"{words[0]} {words[1]} type beat"}
+
+    def answer(self) -> str:
+        import json
+        return json.dumps({"captions": [self.caption() for _ in range(self.batch)]})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_chat():
+    """A `FakeChatServer` on a free loopback port (its `.url` is the base URL, `/v1` included)."""
+    server = FakeChatServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A static HTTP server on 127.0.0.1 over a fresh folder: yields (folder, base URL)."""
+    import functools
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    root = tmp_path / "www"
+    root.mkdir()
+    server = _QuietServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

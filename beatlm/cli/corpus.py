@@ -1,4 +1,4 @@
-"""`beatlm corpus render|stats`: the procedural beat corpus (captioned, labelled rap instrumentals)."""
+"""`beatlm corpus render|stats|prompts`: the procedural beat corpus (captioned, labelled rap instrumentals)."""
 
 import argparse
 import json
@@ -53,6 +53,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("--plot", default=None, help="PNG to write (default: FOLDER/stats.png)")
     stats.add_argument("--json", default=None, help="JSON report to write (default: FOLDER/stats.json)")
     stats.set_defaults(run=run_stats)
+    _add_prompts_parser(kinds)
+
+
+def _add_prompts_parser(kinds: argparse._SubParsersAction) -> None:
+    prompts = kinds.add_parser(
+        "prompts", help="write held-out evaluation prompts (JSON lines, no audio)",
+        description="Draw NUM prompts as `corpus render` draws clips (style, tempo, key, instruments, captions from "
+                    "captions.yaml) but from random streams no corpus uses, without rendering audio, and write one "
+                    'JSON object per line: {"prompt", "bpm", "key", "style"} (key null where the prompt names '
+                    "none). Every prompt states its tempo ('140 bpm'); every other one its key (all with "
+                    "--require-key). The same seed gives the same file.")
+    prompts.add_argument("--num", type=int, default=50, help="number of prompts (default: %(default)s)")
+    prompts.add_argument("--seed", type=int, default=1, help="prompt seed (default: %(default)s)")
+    prompts.add_argument("--out", type=Path, required=True, help="JSON-lines file to write, e.g. prompts.jsonl")
+    prompts.add_argument("--styles", type=_styles, default=None,
+                         help="comma-separated sub-styles (default: all; see `beatlm corpus render --list-styles`)")
+    prompts.add_argument("--require-key", action="store_true", help="state the key in every prompt")
+    prompts.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    prompts.set_defaults(run=run_prompts)
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -97,4 +116,14 @@ def run_stats(args: argparse.Namespace) -> int:
     if problems:
         raise BeatLMError(f"{len(problems)} file(s) failed the checks (listed above); delete them and re-run "
                           "`beatlm corpus render` with the same options to render them again")
+    return 0
+
+
+def run_prompts(args: argparse.Namespace) -> int:
+    from ..dataset_builders.synth import prompts
+    prompts.check_output(args.out, args.overwrite)
+    items = prompts.make_prompts(args.num, args.seed, styles=args.styles, require_key=args.require_key)
+    prompts.write_prompts(items, args.out, overwrite=args.overwrite)
+    keyed = sum(item["key"] is not None for item in items)
+    print(f"{len(items)} prompts in {args.out} (tempo stated in all, key in {keyed})")
     return 0

@@ -1,4 +1,8 @@
-"""`beatlm eval mulan|semantic-tokenizer`: metrics of an exported model on held-out manifests."""
+"""`beatlm eval`: a model bundle on a prompt set (report folder), or `mulan|semantic-tokenizer` on manifests.
+
+    beatlm eval --model models/beatlm-micro --prompts prompts.jsonl --out report/ [--reference corpus/egs/test]
+    beatlm eval mulan --model out/mulan.th --manifest corpus/egs/test
+"""
 
 import argparse
 import json
@@ -9,9 +13,15 @@ from ..utils.errors import BeatLMError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("eval", help="evaluate a trained model",
-                            description="Evaluate a trained model on held-out data.")
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    parser = sub.add_parser(
+        "eval", help="evaluate a model bundle on prompts, or a trained part on held-out data",
+        usage="beatlm eval [--model DIR] --prompts FILE --out DIR [options]\n       beatlm eval KIND ...",
+        description="Without KIND: generate --seeds samples per prompt with a model bundle and write report.md, "
+                    "report.json, plots and the samples to --out (tempo and key adherence, MuLaN cycle consistency, "
+                    "vocal presence, Fréchet distance to --reference, diversity, codec reconstruction), each target "
+                    "marked met or not. With KIND: metrics of an exported MuLaN or semantic tokenizer.")
+    add_model_options(parser)
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=False)
     mulan = kinds.add_parser(
         "mulan", help="MuLaN text-to-audio retrieval and zero-shot style accuracy",
         description="Embed every clip (whole, over windows) and its sidecar description; report text-to-audio "
@@ -42,6 +52,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tok.add_argument("--limit", type=int, default=None, help="evaluate on the first N clips only")
     tok.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     tok.set_defaults(run=run_semantic_tokenizer)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `beatlm eval` without KIND (a model bundle on a prompt set)."""
+    parser.add_argument("--model", help="model bundle folder (beatlm export bundle) or hub id; default: the model "
+                                        "shipped with BeatLM")
+    parser.add_argument("--prompts", type=Path, help="prompts: .txt (one a line) or .jsonl (prompt, bpm, key, style)")
+    parser.add_argument("--out", type=Path, help="report folder (new or empty, unless --overwrite)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per sample (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=2, help="samples per prompt, one seed each (default: %(default)s)")
+    parser.add_argument("--reference", type=Path, help="manifest folder of real clips for the Fréchet distance "
+                                                       "(e.g. <corpus>/egs/test); skipped when not given")
+    parser.add_argument("--codec-audio", type=Path, help="folder of real audio for codec reconstruction "
+                                                         "(default: the bundled CC0 drum one-shots)")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="MuLaN re-ranking candidates per sample (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed: prompt i, sample j uses seed + i * seeds + j "
+                                                            "(default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty report folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run_model)
+
+
+def run_model(args: argparse.Namespace) -> int:
+    from ..evaluation.model_report import evaluate_model
+    if args.prompts is None or args.out is None:
+        raise BeatLMError("beatlm eval needs --prompts FILE and --out DIR to evaluate a model bundle "
+                          "(or a KIND: mulan, semantic-tokenizer)")
+    if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
+        raise BeatLMError(f"--device must be auto, cpu or cuda[:N], got {args.device}")
+    if args.candidates < 1:
+        raise BeatLMError("--candidates must be at least 1")
+    report = evaluate_model(args.model, args.prompts, args.out, duration=args.duration, seeds=args.seeds,
+                            reference=args.reference, codec_audio=args.codec_audio, device=args.device,
+                            progress=not args.quiet, seed=args.seed, overwrite=args.overwrite,
+                            candidates=args.candidates)
+    for target in report["targets"]:
+        value = "n/a" if target["value"] is None else f"{target['value']:.3f}"
+        result = "not evaluated" if target["met"] is None else ("met" if target["met"] else "NOT met")
+        print(f"{target['name']:<24} {value:>7}  ({target['target']}): {result}")
+    print(f"report: {args.out / 'report.md'}")
+    return 0
 
 
 def _music_loader(manifests: tp.Sequence[str], sample_rate: int, batch_size: int, limit: tp.Optional[int]):

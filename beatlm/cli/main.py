@@ -6,9 +6,9 @@ import typing as tp
 
 from .. import __version__
 from ..utils.errors import BeatLMError
-from . import bench, corpus, demo, doctor, evaluate, export, fit, generate
+from . import bench, corpus, data, doctor, evaluate, export, fit, generate, quickstart
 
-COMMANDS = [generate, demo, doctor, export, evaluate, fit, corpus, bench]
+COMMANDS = [generate, quickstart, doctor, export, evaluate, fit, corpus, data, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

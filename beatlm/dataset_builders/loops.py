@@ -1,4 +1,4 @@
-"""Tiny procedural drum-and-bass loops: deterministic test audio for smoke tests and the demo.
+"""Tiny procedural drum-and-bass loops: deterministic test audio for smoke tests.
 
 Not training data (the beat corpus renderer is); just a few seconds with the transients, tones and
 noise a codec has to reproduce, made from numpy alone so it needs no sample files.

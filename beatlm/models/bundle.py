@@ -185,14 +185,38 @@ def read_manifest(folder: tp.Union[str, Path]) -> tp.Dict[str, tp.Any]:
     if manifest.get("version") != VERSION:
         raise BeatLMError(f"{path}: bundle format {manifest.get('version')} is not supported (this BeatLM reads "
                           f"version {VERSION})")
+    missing = [key for key, kind in (("name", str), ("windows", dict), ("specs", dict))
+               if not isinstance(manifest.get(key), kind)]
+    if missing:
+        raise BeatLMError(f"{path} lacks a valid {', '.join(missing)}; export the bundle again with "
+                          "`beatlm export bundle`")
+    parts = manifest.get("parts")
     for kind in PARTS:
-        entry = manifest.get("parts", {}).get(kind)
-        if not entry or not (folder / entry["file"]).is_file():
-            raise BeatLMError(f"{folder}: the bundle's {kind} part is missing")
-        if sha256_file(folder / entry["file"]) != entry["sha256"]:
-            raise BeatLMError(f"{folder}: the {kind} part ({entry['file']}) does not match its sha256 in the "
-                              "manifest (changed or corrupted)")
+        _check_part(folder, kind, parts.get(kind) if isinstance(parts, dict) else None)
     return manifest
+
+
+def _check_part(folder: Path, kind: str, entry: tp.Any) -> None:
+    """Refuse a part the manifest does not list, names another file for, or whose file is absent or changed."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        raise BeatLMError(f"{folder}: the bundle's {kind} part is missing from its manifest")
+    if entry.get("file") != PARTS[kind]:
+        raise BeatLMError(f"{folder}: the manifest names {entry.get('file')!r} as the {kind} part; a bundle's {kind} "
+                          f"part is {PARTS[kind]} (the file that is loaded)")
+    if not (folder / PARTS[kind]).is_file():
+        raise BeatLMError(f"{folder}: the bundle's {kind} part is missing ({PARTS[kind]})")
+    if sha256_file(folder / PARTS[kind]) != entry["sha256"]:
+        raise BeatLMError(f"{folder}: the {kind} part ({PARTS[kind]}) does not match its sha256 in the "
+                          "manifest (changed or corrupted)")
+
+
+def _check_manifest_copy(manifest: tp.Mapping[str, tp.Any], metas: tp.Mapping[str, tp.Any], where: str) -> None:
+    """Refuse a manifest whose record of the stages (spec, window) differs from what the stage files hold."""
+    for stage in STAGES:
+        spec = json.loads(json.dumps(metas[stage]["spec"]))
+        if manifest["specs"].get(stage) != spec or manifest["windows"].get(stage) != float(metas[stage]["window"]):
+            raise BeatLMError(f"{where}: mismatched parts: the manifest's record of the {stage} stage (spec, window) "
+                              f"differs from the {stage} part; export the bundle again")
 
 
 def manifest_hash(folder: tp.Union[str, Path]) -> str:
@@ -207,5 +231,6 @@ def load_bundle(folder: tp.Union[str, Path], device: str = "cpu") -> tp.Dict[str
     parts = _loaded(folder, device)
     recorded = {kind: manifest["parts"][kind].get("signature") for kind in ("codec", "mulan", "semantic_tokenizer")}
     check_parts(parts, str(folder), found=recorded if all(recorded.values()) else None)
+    _check_manifest_copy(manifest, parts["metas"], str(folder))
     parts.update(manifest=manifest, hash=manifest_hash(folder))
     return parts

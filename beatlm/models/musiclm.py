@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import math
 import time
 import typing as tp
+import unicodedata
 
 from audiocraft.modules.conditioners import ConditioningAttributes, JointEmbedCondition
 import torch
@@ -33,6 +34,7 @@ if tp.TYPE_CHECKING:
     from .mulan import MuLaNModel
 
 MAX_DURATION = 300.0  # seconds; longer requests are refused rather than left to run for hours
+MIN_DURATION = 0.5  # seconds; below it the codec has too few frames to decode, and loudness (400 ms blocks) fails
 
 
 @dataclass
@@ -42,6 +44,11 @@ class GenerationInfo:
     timings: tp.Dict[str, float] = field(default_factory=dict)
     scores: tp.List[tp.List[float]] = field(default_factory=list)  # per prompt, every candidate's score
     chosen: tp.List[int] = field(default_factory=list)  # per prompt, the candidate kept
+
+
+def is_blank(text: str) -> bool:
+    """Whether a prompt has nothing to read: only spaces, control or invisible characters (zero-width space)."""
+    return not any(unicodedata.category(char)[0] not in "ZC" for char in text)
 
 
 def resolve_device(device: tp.Optional[str]) -> str:
@@ -136,11 +143,11 @@ class MusicLM:
         """Set the parameters of the following `generate*` calls.
 
         Args:
-            duration: Seconds of audio, in (0, `max_duration`].
+            duration: Seconds of audio, in [`MIN_DURATION`, `max_duration`].
             temperature: Sampling temperature, one for all stages or (semantic, coarse, fine).
             top_k: Top-k sampling (capped at each stage's vocabulary); 0 disables it.
             top_p: Top-p sampling; 0 disables it (then top_k applies).
-            cfg_coef: Classifier-free guidance coefficient (1 = no guidance).
+            cfg_coef: Classifier-free guidance coefficient (1 = no guidance; any finite number).
             num_candidates: Samples per prompt, kept by MuLaN text-audio similarity (re-ranking).
             use_sampling: Sample (True) or take the most likely token (False).
             extend_stride: Seconds each new window adds when the duration exceeds a stage's window
@@ -148,16 +155,18 @@ class MusicLM:
             decoder: 'fast' (models/fast_decoding.py: the same sampling with less work per step; a stage
                 using a feature it lacks falls back to audiocraft's) or 'audiocraft' (`LMModel.generate`).
         """
-        if not isinstance(duration, (int, float)) or not 0 < duration <= MAX_DURATION:
-            raise BeatLMError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
+        if not isinstance(duration, (int, float)) or not MIN_DURATION <= duration <= MAX_DURATION:
+            raise BeatLMError(f"duration must be in [{MIN_DURATION:g}, {MAX_DURATION:g}] seconds, got {duration}")
         temps = [float(temperature)] * 3 if isinstance(temperature, (int, float)) else [float(t) for t in temperature]
-        if len(temps) != 3 or any(not t > 0 for t in temps):
-            raise BeatLMError(f"temperature must be one positive number or three (semantic, coarse, fine), "
+        if len(temps) != 3 or any(not 0 < t < math.inf for t in temps):
+            raise BeatLMError(f"temperature must be one positive finite number or three (semantic, coarse, fine), "
                               f"got {temperature}")
         if decoder not in ("fast", "audiocraft"):
             raise BeatLMError(f"decoder must be 'fast' or 'audiocraft', got {decoder!r}")
         if int(num_candidates) < 1 or int(top_k) < 0 or not 0 <= float(top_p) <= 1:
             raise BeatLMError("num_candidates must be >= 1, top_k >= 0 and top_p in [0, 1]")
+        if not math.isfinite(cfg_coef):
+            raise BeatLMError(f"cfg_coef must be a finite number, got {cfg_coef}")
         for stage, window in self.windows.items():
             if extend_stride is not None and not 0 < extend_stride < window:
                 raise BeatLMError(f"extend_stride must be in (0, {window:g}) seconds (the {stage} window)")
@@ -168,12 +177,15 @@ class MusicLM:
                                   "decoder": decoder}
 
     def check_prompts(self, descriptions: tp.Sequence[tp.Optional[str]]) -> None:
-        """Refuse empty prompts and prompts longer than MuLaN's text tokenizer takes (BeatLMError)."""
+        """Refuse empty prompts and prompts longer than MuLaN's text tokenizer takes (BeatLMError).
+
+        A prompt of spaces, control or invisible characters only is empty; any language or emoji is fine.
+        """
         limit = self.mulan.text_max_tokens
         for i, text in enumerate(descriptions):
             if text is None:
                 continue
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or is_blank(text):
                 raise BeatLMError(f"prompt {i + 1} is empty: describe the beat, e.g. 'boom bap beat, 90 bpm'")
             count = self.mulan.count_text_tokens(text)
             if count > limit:
@@ -207,6 +219,10 @@ class MusicLM:
             prompt = prompt[None]
         if prompt.dim() != 3 or prompt.shape[-1] == 0:
             raise BeatLMError(f"expected prompt audio [B, C, T] or [C, T], got {tuple(prompt.shape)}")
+        if isinstance(prompt_sample_rate, bool) or not isinstance(prompt_sample_rate, int) or prompt_sample_rate <= 0:
+            raise BeatLMError(f"prompt_sample_rate must be a positive whole number of Hz, got {prompt_sample_rate!r}")
+        if not torch.isfinite(prompt).all():
+            raise BeatLMError("the prompt audio holds NaN or infinite samples")
         seconds = prompt.shape[-1] / prompt_sample_rate
         if seconds >= self.generation_params["duration"]:
             raise BeatLMError(f"the prompt ({seconds:.2f} s) must be shorter than the duration asked "

@@ -111,7 +111,9 @@ class StageSolver(base.StandardSolver):
 
     def build_dataloaders(self) -> None:
         self.load_tokenizers()
-        root = Path(self.cfg.tokens.cache_dir or Path(self.cfg.dora.dir) / "token_cache")
+        # The Dora folder in use is the XP folder's grandparent: cfg.dora.dir keeps the config's default even
+        # when AUDIOCRAFT_DORA_DIR moves experiments elsewhere.
+        root = Path(self.cfg.tokens.cache_dir or Path(self.xp.folder).parents[1] / "token_cache")
         caches: tp.Dict[str, TokenCache] = {}
         self.dataloaders = {}
         for split in SPLITS:

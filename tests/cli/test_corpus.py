@@ -77,3 +77,76 @@ def test_stats_fails_on_broken_files(tmp_path, capsys):
     assert main(["corpus", "stats", str(out), "--analyse", "0"]) == 2
     captured = capsys.readouterr()
     assert "unreadable" in captured.out and "failed the checks" in captured.err
+
+
+def _prompts(out, *extra) -> int:
+    return main(["corpus", "prompts", "--out", str(out), *extra])
+
+
+def test_prompts_state_tempo_and_key(tmp_path, capsys):
+    from beatlm.dataset_builders.synth.prompts import states_key, states_tempo
+    from beatlm.dataset_builders.synth.styles import all_styles
+    out = tmp_path / "prompts.jsonl"
+    assert _prompts(out, "--num", "24", "--seed", "1") == 0
+    assert "24 prompts in" in capsys.readouterr().out
+    items = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(items) == 24
+    for item in items:
+        assert set(item) == {"prompt", "bpm", "key", "style"}
+        assert isinstance(item["bpm"], int) and item["style"] in all_styles()
+        assert states_tempo(item["prompt"], item["bpm"]), item
+        assert item["key"] is None or states_key(item["prompt"], item["key"]), item
+    assert sum(item["key"] is not None for item in items) >= 12  # every other prompt at least
+    assert {item["style"] for item in items} == set(all_styles())  # each block of 8 holds every style
+
+
+def test_prompts_are_deterministic_and_held_out(tmp_path):
+    from beatlm.dataset_builders.synth import arrangement, render, styles
+    a, b, c, d = (tmp_path / name for name in ("a.jsonl", "b.jsonl", "c.jsonl", "d.jsonl"))
+    assert _prompts(a, "--num", "16", "--seed", "0") == 0
+    assert _prompts(b, "--num", "16", "--seed", "0") == 0
+    assert _prompts(c, "--num", "16", "--seed", "2") == 0
+    assert _prompts(d, "--num", "8", "--seed", "0") == 0
+    assert a.read_bytes() == b.read_bytes() and a.read_bytes() != c.read_bytes()
+    assert a.read_text().splitlines()[:8] == d.read_text().splitlines()  # prompt i does not depend on --num
+    # not the clips of a corpus rendered with the same seed
+    chosen = list(styles.all_styles().values())
+    clips = [arrangement.plan_clip(render.clip_style(chosen, 0, i), 10.0, render.clip_rng(0, i, 0)) for i in range(16)]
+    items = [json.loads(line) for line in a.read_text().splitlines()]
+    assert [(i["style"], i["bpm"], i["key"]) for i in items] != [(p.style.name, p.bpm, p.key.name) for p in clips]
+
+
+def test_prompts_require_key_and_styles(tmp_path):
+    out = tmp_path / "p.jsonl"
+    assert _prompts(out, "--num", "10", "--require-key", "--styles", "trap,drill") == 0
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(item["key"] is not None for item in items)
+    assert {item["style"] for item in items} == {"trap", "drill"}
+
+
+def test_prompts_refuse_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "p.jsonl"
+    out.write_text("mine\n")
+    assert _prompts(out, "--num", "3") == 2
+    assert "already exists" in _error_line(capsys) and out.read_text() == "mine\n"
+    assert _prompts(out, "--num", "3", "--overwrite") == 0
+    assert len(out.read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--num", "0"], "--num"),
+    (["--styles", "trap,polka"], "unknown style(s) polka"),
+])
+def test_prompts_bad_input(tmp_path, capsys, extra, message):
+    out = tmp_path / "p.jsonl"
+    assert _prompts(out, *extra) == 2
+    assert message in _error_line(capsys) and not out.exists()
+
+
+def test_prompts_out_is_a_folder_or_under_a_file(tmp_path, capsys):
+    assert _prompts(tmp_path, "--num", "2") == 2
+    assert "is a folder" in _error_line(capsys)
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert _prompts(afile / "p.jsonl", "--num", "2") == 2
+    assert "is not a folder" in _error_line(capsys)

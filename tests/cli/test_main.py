@@ -21,5 +21,5 @@ def test_help_lists_commands(capsys):
     except SystemExit as exc:
         assert exc.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "doctor", "export"):
+    for command in ("generate", "quickstart", "doctor", "export"):
         assert command in out

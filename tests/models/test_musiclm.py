@@ -88,15 +88,40 @@ def test_unconditional(tiny_musiclm):
     assert wav.shape[0] == 2 and model.last_generation.scores == [[], []]
 
 
-@pytest.mark.parametrize("prompt", ["808 🔥🔥 ビート, 140 bpm", "беат в стиле бум-бэп", "  x  "])
+LANGUAGES = ["808 🔥🔥 ビート, 140 bpm", "беат в стиле бум-бэп", "黑暗的陷阱节拍，每分钟140拍",
+             "إيقاع تراب مظلم، ١٤٠ نبضة", "🎹🥁🔥", "  x  ", "e\u0301te\u0301 lo-fi \u202etrap"]
+
+
+@pytest.mark.parametrize("prompt", LANGUAGES)
 def test_any_language_or_emoji(tiny_musiclm, prompt):
     model = tiny_musiclm
-    model.set_generation_params(duration=0.3)
-    assert model.generate([prompt]).shape[-1] == int(0.3 * model.sample_rate)
+    model.set_generation_params(duration=0.5)
+    assert model.generate([prompt]).shape[-1] == int(0.5 * model.sample_rate)
+
+
+def test_pretrained_text_tower_reads_any_language(tiny_musiclm, monkeypatch):
+    """MuLaN with the frozen MiniLM text tower: the prompt check and re-ranking take any language or emoji."""
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    cfg = train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2",
+                             "mulan.text.tower=pretrained"]).cfg
+    mulan = get_mulan_model(cfg.mulan).eval()
+    monkeypatch.setattr(tiny_musiclm, "mulan", mulan)  # what the prompt check and re-ranking use
+    tiny_musiclm.check_prompts(LANGUAGES)
+    wav = torch.randn(len(LANGUAGES) * 2, 1, tiny_musiclm.sample_rate) * 0.1
+    scores, chosen = tiny_musiclm._rerank(wav, LANGUAGES, 2)
+    assert len(scores) == len(LANGUAGES) and all(len(row) == 2 for row in scores) and len(chosen) == len(LANGUAGES)
+    with pytest.raises(BeatLMError, match="tokens long"):
+        tiny_musiclm.check_prompts(["boom bap " * 200])
+    with pytest.raises(BeatLMError, match="empty"):
+        tiny_musiclm.check_prompts(["\u200b"])
 
 
 @pytest.mark.parametrize("params,match", [({"duration": 0}, "duration"), ({"duration": 1e4}, "duration"),
+                                          ({"duration": 0.3}, "duration"), ({"duration": float("nan")}, "duration"),
                                           ({"temperature": (1.0, 0.0, 1.0)}, "temperature"),
+                                          ({"temperature": float("inf")}, "temperature"),
+                                          ({"cfg_coef": float("nan")}, "cfg_coef"),
                                           ({"num_candidates": 0}, "num_candidates"),
                                           ({"extend_stride": 5.0}, "extend_stride")])
 def test_bad_params(tiny_musiclm, params, match):
@@ -107,5 +132,18 @@ def test_bad_params(tiny_musiclm, params, match):
 def test_bad_prompts(tiny_musiclm):
     with pytest.raises(BeatLMError, match="empty"):
         tiny_musiclm.generate(["trap", " "])
+    with pytest.raises(BeatLMError, match="prompt 2 is empty"):
+        tiny_musiclm.generate(["trap", "\u200b\u2060\x00\n"])  # invisible and control characters only
     with pytest.raises(BeatLMError, match="tokens long"):
         tiny_musiclm.generate(["boom bap " * 400])
+
+
+@pytest.mark.parametrize("prompt,rate,match", [
+    (torch.zeros(1, 1, 0), 16000, "expected prompt audio"), (torch.zeros(4), 16000, "expected prompt audio"),
+    (torch.zeros(1, 16000), 0, "prompt_sample_rate"), (torch.zeros(1, 16000), 16000.5, "prompt_sample_rate"),
+    (torch.full((1, 16000), float("nan")), 16000, "NaN"), (torch.zeros(1, 48000), 16000, "shorter than"),
+])
+def test_bad_continuation_prompts(tiny_musiclm, prompt, rate, match):
+    tiny_musiclm.set_generation_params(duration=2.0)
+    with pytest.raises(BeatLMError, match=match):
+        tiny_musiclm.generate_continuation(prompt, rate, ["trap"])

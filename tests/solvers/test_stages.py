@@ -13,6 +13,7 @@ def test_stage_trains_resumes_and_generates(stage, beat_corpus, hierarchy_parts,
     args = stage_args(stage, beat_corpus, hierarchy_parts)
     run_dora("-P", "beatlm", "run", *args)
     xp = train.main.get_xp(args)
+    assert any((dora_dir / "token_cache").iterdir())  # in the Dora folder in use, not the default one
     history = json.loads((xp.folder / "history.json").read_text())
     last = history[-1]
     assert last["train"]["ce"] > 0 and "ce_q1" in last["train"] and last["train"]["tokens_per_s"] > 0

@@ -336,16 +336,24 @@ def _tags(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Generator) 
     return ", ".join(parts)
 
 
-def make_caption(plan: ClipPlan, moods: tp.Sequence[str], rng: np.random.Generator) -> str:
+def make_caption(plan: ClipPlan, moods: tp.Sequence[str], rng: np.random.Generator,
+                 force: tp.Optional[tp.Mapping[str, bool]] = None) -> str:
     """One caption for a clip.
 
     Args:
         plan: The clip plan (its truth).
         moods: The moods written in the sidecar (the caption only uses these).
         rng: Random generator.
+        force: Attributes of captions.yaml `mention` whose mention is fixed rather than drawn, e.g.
+            `{"bpm": True}` for a caption stating the tempo. The mentions are drawn all the same (the
+            generator's draws do not depend on whether `force` is given, only on what it changes).
     """
     vocab = vocabulary()
     mention = {k: bool(rng.random() < p) for k, p in vocab["mention"].items()}
+    unknown = set(force or {}) - set(mention)
+    if unknown:
+        raise KeyError(f"cannot force the mention of {', '.join(sorted(unknown))}: not in captions.yaml `mention`")
+    mention.update({k: bool(v) for k, v in (force or {}).items()})
     slots = _Slots(plan, moods, rng)
     shapes = list(vocab["shapes"])
     weights = np.array([vocab["shapes"][s] for s in shapes], dtype=float)

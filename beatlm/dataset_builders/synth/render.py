@@ -12,6 +12,7 @@ from .styles import Style
 
 RENDER_VERSION = 1  # bump when a change alters the audio rendered for a given seed
 ARTIST = "BeatLM synth"
+STYLE_STREAM = 1_000_003  # random stream of the style order of each block of clips
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,17 @@ def clip_rng(seed: int, index: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, index, stream])
 
 
-def clip_style(styles: tp.Sequence[Style], seed: int, index: int) -> Style:
-    """Style of clip `index`: each block of len(styles) consecutive clips holds every style once."""
+def clip_style(styles: tp.Sequence[Style], seed: int, index: int, stream: int = STYLE_STREAM) -> Style:
+    """Style of clip `index`: each block of len(styles) consecutive clips holds every style once.
+
+    Args:
+        styles: The corpus's styles.
+        seed: Corpus seed.
+        index: Clip index.
+        stream: Random stream of the block orders (another one gives another order, e.g. for held-out prompts).
+    """
     block, slot = divmod(index, len(styles))
-    order = np.random.default_rng([seed, block, 1_000_003]).permutation(len(styles))
+    order = np.random.default_rng([seed, block, stream]).permutation(len(styles))
     return styles[int(order[slot])]
 
 
@@ -94,11 +102,15 @@ def to_pcm16(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
+def draw_moods(plan: ClipPlan, rng: np.random.Generator) -> tp.List[str]:
+    """Two or three moods of the clip's style (the sidecar's `moods`, the only ones its captions use)."""
+    n_moods = int(rng.integers(2, 4))
+    return [str(m) for m in rng.choice(plan.style["words"]["moods"], size=n_moods, replace=False)]
+
+
 def describe(plan: ClipPlan, index: int, config: RenderConfig, rng: np.random.Generator) -> tp.Dict[str, tp.Any]:
     """The sidecar: audiocraft MusicInfo fields holding the truth, extra captions, and the render parameters."""
-    words = plan.style["words"]
-    n_moods = int(rng.integers(2, 4))
-    moods = [str(m) for m in rng.choice(words["moods"], size=n_moods, replace=False)]
+    moods = draw_moods(plan, rng)
     texts = [captions.make_caption(plan, moods, rng) for _ in range(3)]
     inst = instruments_of(plan)
     keywords = [plan.style.label, *inst, *moods, "instrumental", "rap beat"]

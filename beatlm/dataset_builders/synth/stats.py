@@ -10,6 +10,7 @@ import typing as tp
 
 import numpy as np
 
+from ...metrics import music
 from ...utils.errors import BeatLMError
 from . import analysis
 from .corpus import CORPUS_FILE, SPLITS
@@ -60,7 +61,7 @@ def _analyse(args: tp.Tuple[str, float, str]) -> tp.Tuple[float, str]:
     import soundfile as sf
     path, _, _ = args
     wav, sr = sf.read(path, dtype="float32")
-    return analysis.estimate_tempo(wav, sr), analysis.estimate_key(wav, sr)
+    return music.estimate_tempo(wav, sr), music.estimate_key(wav, sr)
 
 
 def _map(fn: tp.Callable, items: tp.Sequence, workers: int) -> tp.List:
@@ -149,7 +150,7 @@ def corpus_stats(folder: tp.Union[str, Path], analyse: int = 200, workers: int =
         by_style: tp.Dict[str, tp.List[tp.Tuple[bool, bool]]] = collections.defaultdict(list)
         for k, (tempo, key) in zip(picks, estimates):
             info = infos[k]
-            t_ok, k_ok = analysis.tempo_matches(tempo, float(info["bpm"])), analysis.same_key(key, info["key"])
+            t_ok, k_ok = music.tempo_matches(tempo, float(info["bpm"])), music.same_key(key, info["key"])
             tempo_ok.append(t_ok)
             key_ok.append(k_ok)
             by_style[info["beatlm"]["style"]].append((t_ok, k_ok))

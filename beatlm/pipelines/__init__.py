@@ -1,0 +1,1 @@
+"""Pipelines that chain BeatLM's commands into one job (`beatlm quickstart`)."""
