@@ -8,13 +8,13 @@ from beatlm.cli.main import main
 
 def test_bench_generation_report(tiny_bundle, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["bench", "generation", "--model", str(tiny_bundle), "--seconds", "0.4", "--batch", "1", "2",
+    assert main(["bench", "generation", "--model", str(tiny_bundle), "--seconds", "0.5", "--batch", "1", "2",
                  "--repeats", "2", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     systems = {(row["system"], row["batch"]) for row in report["rows"]}
     assert systems == {(s, b) for s in ("beatlm", "musicgen_style", "audiolm_pytorch") for b in (1, 2)}
     for row in report["rows"]:
-        assert row["wall_s"] > 0 and row["peak_rss_mb"] > 100 and abs(row["rtf"] - row["wall_s"] / 0.4) < 1e-9
+        assert row["wall_s"] > 0 and row["peak_rss_mb"] > 100 and abs(row["rtf"] - row["wall_s"] / 0.5) < 1e-9
         assert row["wall_s"] >= max(row["stages_s"].values()) and row["wall_s"] == min(row["runs_s"])
         assert len(row["runs_s"]) == 2
     beatlm = next(r for r in report["rows"] if r["system"] == "beatlm" and r["batch"] == 2)
