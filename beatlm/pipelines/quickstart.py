@@ -198,13 +198,15 @@ class Quickstart:
 
     def signature(self, args: tp.Sequence[str]) -> str:
         """The Dora signature of the experiment `dora run ARGS` trains, in this run's folders."""
+        from .. import train
         saved = {key: os.environ.get(key) for key in ("AUDIOCRAFT_DORA_DIR", "BEATLM_CONFIG_DIR")}
+        saved_dir = train.main.dora.dir
         os.environ.update({key: self.env[key] for key in saved})
         try:
-            from .. import train
             train.main.dora.dir = Path(self.env["AUDIOCRAFT_DORA_DIR"])
             return train.main.get_xp(list(args)).sig
         finally:
+            train.main.dora.dir = saved_dir
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

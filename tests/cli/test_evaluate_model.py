@@ -19,7 +19,7 @@ def prompts_file(tmp_path):
 
 @pytest.fixture
 def two_drums(tmp_path):
-    """Two bundled CC0 one-shots: codec reconstruction on the whole folder (54 files) is left to one test."""
+    """Two bundled CC0 one-shots (the 54-file default costs seconds of codec time; it is checked to be the default)."""
     import shutil
 
     from beatlm.assets import DRUMS_CC0_DIR
@@ -35,9 +35,10 @@ def _eval(bundle, prompts, out, *extra):
                  "--quiet", *extra])
 
 
-def test_report_folder(tiny_bundle, tiny_egs, prompts_file, tmp_path, capsys):
+def test_report_folder(tiny_bundle, tiny_egs, prompts_file, tmp_path, two_drums, capsys):
     out = tmp_path / "report"
-    assert _eval(tiny_bundle, prompts_file, out, "--reference", str(tiny_egs / "train")) == 0
+    assert _eval(tiny_bundle, prompts_file, out, "--reference", str(tiny_egs / "train"),
+                 "--codec-audio", str(two_drums)) == 0
     printed = capsys.readouterr().out
     assert "tempo adherence" in printed and "no vocals" in printed and str(out / "report.md") in printed
     report = json.loads((out / "report.json").read_text())
@@ -52,7 +53,7 @@ def test_report_folder(tiny_bundle, tiny_egs, prompts_file, tmp_path, capsys):
     m = report["metrics"]
     assert m["frechet"]["value"] >= 0 and m["frechet"]["reference_clips"] == 3
     assert m["diversity"]["value"] >= 0 and len(m["diversity"]["per_prompt"]) == 2
-    assert m["codec"]["files"] >= 20 and m["codec"]["mel_distance"] > 0
+    assert m["codec"]["files"] == 2 and m["codec"]["mel_distance"] > 0 and "si_snr_db" in m["codec"]
     assert abs(m["mulan"]["difference"] - (m["mulan"]["matched"] - m["mulan"]["shuffled"])) < 1e-9
     for name in ("report.md", "spectrograms.png", "tempo.png", "styles.png", *report["files"]["samples"]):
         assert (out / name).is_file(), name
@@ -82,6 +83,14 @@ def test_library_call_and_overwrite(tiny_bundle, tmp_path, two_drums):
                            codec_audio=two_drums)
     assert report["metrics"]["codec"]["files"] == 2
     assert again["samples"][0]["tempo_bpm"] == report["samples"][0]["tempo_bpm"]  # same seed, same audio
+
+
+def test_default_codec_audio_is_the_bundled_drums(tmp_path):
+    from beatlm.assets import DRUMS_CC0_DIR
+    from beatlm.evaluation.model_report import _check_inputs
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("trap beat\n")
+    assert _check_inputs(prompts, 1.0, 1, None, None)[2] == DRUMS_CC0_DIR
 
 
 @pytest.mark.parametrize("setup,message", [

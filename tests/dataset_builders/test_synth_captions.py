@@ -62,6 +62,14 @@ def test_article():
     assert captions.article("UK drill") == "a UK drill" and captions.article("ethereal") == "an ethereal"
 
 
+def test_every_article_agrees_with_its_word():
+    """"an east coast", "an upbeat tempo": no template writes the article itself before a slot."""
+    for _, text in _captions(1200):
+        for article, word in re.findall(r"\b(an?) ([\w-]+)", text, flags=re.IGNORECASE):
+            if not captions.is_plural(word):  # "a" before a plural: test_captions_read_grammatically
+                assert captions.article(word).split()[0] == article.lower(), text
+
+
 def _instrument_phrases():
     return {w.lower() for entry in styles.instrument_table().values() for w in entry["words"]}
 

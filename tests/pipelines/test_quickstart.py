@@ -1,6 +1,7 @@
 """`beatlm quickstart`: recipe scaling, resuming rules, and one whole tiny run end to end."""
 
 import json
+import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -64,6 +65,20 @@ def test_a_folder_of_another_budget_or_content_is_refused(tmp_path):
     (tmp_path / "other" / "mine.txt").write_text("keep me")
     with pytest.raises(BeatLMError, match="not empty"):
         Quickstart(tmp_path / "other", scale_recipe(recipe, 10)).check_recipe()
+
+
+def test_signature_leaves_the_dora_folder_and_environment_alone(tmp_path):
+    from beatlm import train
+    recipe = scale_recipe(load_recipe("micro"), None)
+    pipeline = Quickstart(tmp_path / "q", recipe)
+    dset = tmp_path / "q" / "config" / "dset" / "beats" / f"{recipe.dset_name}.yaml"
+    dset.parent.mkdir(parents=True)
+    dset.write_text("# @package __global__\ndatasource:\n  max_sample_rate: 32000\n  max_channels: 1\n"
+                    "  train: x\n  valid: x\n  evaluate: x\n  generate: x\n")
+    before = (train.main.dora.dir, os.environ["AUDIOCRAFT_DORA_DIR"], os.environ["BEATLM_CONFIG_DIR"])
+    sig = pipeline.signature(dora_args(recipe, "codec", pipeline.checkpoints))
+    assert len(sig) == 8
+    assert (train.main.dora.dir, os.environ["AUDIOCRAFT_DORA_DIR"], os.environ["BEATLM_CONFIG_DIR"]) == before
 
 
 def test_dry_run_lists_every_phase(tmp_path, capsys):
