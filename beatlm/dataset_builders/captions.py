@@ -20,7 +20,8 @@ import numpy as np
 import tqdm
 
 from ..utils.errors import BeatLMError
-from .records import JsonlWriter, Tally, read_jsonl
+from .records import JsonlWriter, read_jsonl
+from .step_utils import StepSummary
 from .synth.styles import all_styles
 
 KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*([#♯b♭]?)\s*(maj(?:or)?|min(?:or)?|m)?\s*$")
@@ -180,7 +181,7 @@ class CaptionSource(tp.Protocol):
     """Where captions come from: batches of raw candidates (validated by `write_captions`)."""
 
     name: str
-    stats: Tally
+    stats: StepSummary  # the source's own counts (requests, retries) and failed requests
     stop_reason: tp.Optional[str]
 
     def batches(self, existing: tp.Sequence[tp.Mapping[str, tp.Any]]) -> tp.Iterator[tp.List[tp.Dict[str, tp.Any]]]:
@@ -210,7 +211,7 @@ class TemplateSource:
     def __init__(self, seed: int = 0, max_attempts: int = 1_000_000):
         self.seed = seed
         self.max_attempts = max_attempts
-        self.stats = Tally()
+        self.stats = StepSummary("template")
         self.stop_reason: tp.Optional[str] = None
 
     def candidate(self, index: int) -> tp.Dict[str, tp.Any]:
@@ -250,12 +251,13 @@ def _is_template(record: tp.Mapping[str, tp.Any], seed: int) -> bool:
 
 
 def write_captions(out: tp.Union[str, Path], n: int, source: CaptionSource, dedup_threshold: float = 0.8,
-                   progress: bool = True, max_consecutive_duplicates: int = 2000) -> Tally:
+                   progress: bool = True, max_consecutive_duplicates: int = 2000) -> StepSummary:
     """Append validated, de-duplicated captions from `source` to `out` until it holds `n`.
 
     Existing lines count towards `n` and are de-duplicated against; a line cut short by a kill is
-    removed and rewritten. Returns the tally: `done` (written now), `skipped` (already there),
-    `failed` (invalid candidates and failed requests), `duplicates`, and the source's own counts.
+    removed and rewritten. Returns the summary: `done` (written now), `skipped` (already there),
+    `failed` (invalid candidates and failed requests, with reasons), extra counts (`duplicates`, `invalid`,
+    the source's own) and notes.
 
     Args:
         out: JSON-lines file to create or continue.
@@ -272,26 +274,26 @@ def write_captions(out: tp.Union[str, Path], n: int, source: CaptionSource, dedu
     existing, broken = read_jsonl(out) if out.exists() and not out.is_dir() else ([], 0)
     for record in existing:
         deduper.add(str(record.get("description", "")))
-    tally = Tally(skipped=min(len(existing), n))
+    summary = StepSummary("captions", skipped=min(len(existing), n))
     if broken:
-        tally["broken lines"] = broken
+        summary.count("broken lines", broken)
     if len(existing) >= n:
-        return tally
+        return summary
     kept, in_a_row = len(existing), 0
     with JsonlWriter(out) as writer, tqdm.tqdm(total=n, initial=kept, disable=not progress, unit="caption",
                                                desc="captions") as bar:
         if writer.repaired:
-            tally["unfinished line removed"] = 1
+            summary.count("unfinished line removed")
         for batch in source.batches(existing):
             for candidate in batch:
                 try:
                     caption = validate_caption({k: v for k, v in candidate.items() if k != "source"})
-                except ValueError:
-                    tally["failed"] += 1
-                    tally["invalid"] += 1
+                except ValueError as exc:
+                    summary.fail(f"candidate from {candidate.get('source', source.name)}", str(exc))
+                    summary.count("invalid")
                     continue
                 if deduper.is_duplicate(caption["description"]):
-                    tally["duplicates"] += 1
+                    summary.count("duplicates")
                     in_a_row += 1
                     if in_a_row >= max_consecutive_duplicates:
                         source.stop_reason = f"{in_a_row} duplicates in a row (lower --dedup-threshold?)"
@@ -302,13 +304,13 @@ def write_captions(out: tp.Union[str, Path], n: int, source: CaptionSource, dedu
                 writer.write({"id": caption_id(caption["description"]), **caption,
                               "source": candidate.get("source", {"backend": source.name})})
                 kept += 1
-                tally["done"] += 1
+                summary.done += 1
                 bar.update(1)
                 if kept >= n:
                     break
             if kept >= n or in_a_row >= max_consecutive_duplicates:
                 break
-    tally.update(source.stats)
+    summary.merge(source.stats)
     if kept < n and source.stop_reason:
-        tally.notes.append(f"stopped with {kept}/{n}: {source.stop_reason}; re-run to continue")
-    return tally
+        summary.notes.append(f"stopped with {kept}/{n}: {source.stop_reason}; re-run to continue")
+    return summary

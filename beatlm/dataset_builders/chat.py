@@ -13,7 +13,7 @@ import numpy as np
 
 from ..utils.errors import BeatLMError
 from .captions import response_schema
-from .records import Tally
+from .step_utils import StepSummary
 from .synth.styles import all_styles
 
 SYSTEM_PROMPT = (
@@ -72,7 +72,7 @@ class ChatSource:
         self.max_failures = max_failures
         self.seed = seed
         self.temperature = temperature
-        self.stats = Tally()
+        self.stats = StepSummary("requests")
         self.stop_reason: tp.Optional[str] = None
         self.requests = 0
         self._reached = False
@@ -148,7 +148,7 @@ class ChatSource:
             if self.requests >= self.max_requests:
                 raise BudgetExhausted()
             if attempt:
-                self.stats["retries"] += 1
+                self.stats.count("retries")
                 time.sleep(self._delay(attempt - 1, last))
             self.requests += 1
             try:
@@ -185,14 +185,14 @@ class ChatSource:
                 return
             except (RequestFailed, ValueError) as exc:
                 failures += 1
-                self.stats["failed"] += 1
-                self.stats["failed requests"] += 1
+                self.stats.fail(f"request {request_no}", self._redact(exc))
+                self.stats.count("failed requests")
                 if failures >= self.max_failures:
                     raise BeatLMError(f"{failures} requests in a row failed (last: {self._redact(exc)}); captions so "
                                       "far are kept, re-run later to continue") from None
                 continue
             failures = 0
-            self.stats["requests ok"] += 1
+            self.stats.count("requests ok")
             source = {"backend": self.name, "model": self.model, "request": request_no}
             batch = [dict(item, source=source) if isinstance(item, dict) else item for item in items]
             recent.extend(str(item.get("description", "")) for item in items if isinstance(item, dict))

@@ -5,7 +5,6 @@ only leave a last line without its newline. `read_jsonl` skips (and counts) line
 `JsonlWriter` cuts such an unfinished last line off before appending, so a re-run rewrites it.
 """
 
-from collections import Counter
 import json
 import os
 from pathlib import Path
@@ -102,19 +101,3 @@ class JsonlWriter:
 
     def __exit__(self, *exc: tp.Any) -> None:
         self.close()
-
-
-class Tally(Counter):
-    """Counts of outcomes of a step (`done`, `skipped`, `failed`, ...) with a one-line summary."""
-
-    ORDER = ("done", "skipped", "failed")
-
-    def __init__(self, *args: tp.Any, **kwargs: int):
-        super().__init__(*args, **kwargs)
-        self.notes: tp.List[str] = []
-
-    def summary(self, step: str) -> str:
-        """`captions: 40 done, 10 skipped, 0 failed (3 duplicates, 1 invalid); <notes>`."""
-        main = ", ".join(f"{self[k]} {k}" for k in self.ORDER)
-        extra = [f"{v} {k}" for k, v in self.items() if k not in self.ORDER and v]
-        return f"{step}: {main}" + (f" ({', '.join(extra)})" if extra else "") + "".join(f"; {n}" for n in self.notes)

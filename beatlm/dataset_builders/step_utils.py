@@ -38,21 +38,35 @@ class StepSummary:
     failed: tp.List[tp.Tuple[str, str]] = field(default_factory=list)
     unsupported: tp.List[str] = field(default_factory=list)
     extra: tp.Dict[str, tp.Any] = field(default_factory=dict)
+    notes: tp.List[str] = field(default_factory=list)
 
     def fail(self, path: tp.Union[str, Path], reason: str) -> None:
         self.failed.append((str(path), reason))
 
+    def count(self, key: str, n: int = 1) -> None:
+        """Add `n` to the extra count `key` (duplicates, retries, ...), shown in the summary line."""
+        self.extra[key] = self.extra.get(key, 0) + n
+
+    def merge(self, other: "StepSummary") -> None:
+        """Add another summary's failures, extra counts and notes (e.g. a caption source's request counts)."""
+        self.failed.extend(other.failed)
+        self.unsupported.extend(other.unsupported)
+        for key, value in other.extra.items():
+            self.count(key, value)
+        self.notes.extend(other.notes)
+
     def as_dict(self) -> tp.Dict[str, tp.Any]:
         return {"step": self.step, "done": self.done, "skipped": self.skipped, "failed": len(self.failed),
-                "unsupported": len(self.unsupported), **self.extra,
+                "unsupported": len(self.unsupported), **self.extra, "notes": list(self.notes),
                 "failures": [{"path": p, "reason": r} for p, r in self.failed]}
 
     def format(self, max_lines: int = 10) -> str:
-        """A one-line summary, then up to `max_lines` failures and unsupported files."""
+        """A one-line summary (counts, then notes), then up to `max_lines` failures and unsupported files."""
         extra = "".join(f", {key.replace('_', ' ')} {value}" for key, value in self.extra.items()
                         if isinstance(value, (int, float, str)))
-        lines = [f"{self.step}: {self.done} done, {self.skipped} skipped (already done), {len(self.failed)} failed, "
-                 f"{len(self.unsupported)} unsupported{extra}"]
+        unsupported = f", {len(self.unsupported)} unsupported" if self.unsupported else ""
+        lines = [f"{self.step}: {self.done} done, {self.skipped} skipped (already done), {len(self.failed)} failed"
+                 f"{unsupported}{extra}" + "".join(f"; {note}" for note in self.notes)]
         for path, reason in self.failed[:max_lines]:
             lines.append(f"  failed: {path}: {reason}")
         if len(self.failed) > max_lines:

@@ -55,7 +55,7 @@ def test_captions_openai_backend_from_the_environment(tmp_path, capsys, fake_cha
     fake_chat.script = ["429"]
     assert _run(["captions", "--n", "4", "--out", str(out), "--model", "m", "--backoff", "0.01"]) == 0
     captured = capsys.readouterr()
-    assert "captions: 4 done" in captured.out and "1 retries" in captured.out
+    assert "captions: 4 done" in captured.out and "retries 1" in captured.out
     assert SECRET not in captured.out + captured.err + out.read_text()
 
 

@@ -65,8 +65,8 @@ def test_jsonl_skips_broken_lines_and_repairs_an_unfinished_tail(tmp_path):
 
 def test_template_backend_is_deterministic_and_resumes_after_a_kill(tmp_path):
     out, ref = tmp_path / "captions.jsonl", tmp_path / "ref.jsonl"
-    tally = captions.write_captions(ref, 8, captions.TemplateSource(seed=1), progress=False)
-    assert tally["done"] == 8
+    summary = captions.write_captions(ref, 8, captions.TemplateSource(seed=1), progress=False)
+    assert summary.done == 8
     expected = read_jsonl(ref)[0]
     assert {r["style"] for r in expected} >= {"trap", "drill"} and all(r["query"] for r in expected)
     assert all(r["source"]["backend"] == "template" for r in expected)
@@ -74,13 +74,13 @@ def test_template_backend_is_deterministic_and_resumes_after_a_kill(tmp_path):
     captions.write_captions(out, 5, captions.TemplateSource(seed=1), progress=False)
     text = out.read_text()
     out.write_text(text[:-20])  # a kill -9 in the middle of writing the 5th line
-    tally = captions.write_captions(out, 8, captions.TemplateSource(seed=1), progress=False)
-    assert tally["skipped"] == 4 and tally["done"] == 4 and tally["unfinished line removed"] == 1
+    summary = captions.write_captions(out, 8, captions.TemplateSource(seed=1), progress=False)
+    assert summary.skipped == 4 and summary.done == 4 and summary.extra["unfinished line removed"] == 1
     got, broken = read_jsonl(out)
     assert broken == 0 and got == expected
     assert len({r["id"] for r in got}) == 8
     again = captions.write_captions(out, 8, captions.TemplateSource(seed=1), progress=False)
-    assert again["done"] == 0 and again["skipped"] == 8 and read_jsonl(out)[0] == expected
+    assert again.done == 0 and again.skipped == 8 and read_jsonl(out)[0] == expected
 
 
 def _source(server, **kwargs):
@@ -99,9 +99,9 @@ def test_chat_good_answers(fake_chat, tmp_path, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "c.jsonl"
     source = _source(fake_chat)
-    tally = captions.write_captions(out, 5, source, progress=True)
+    summary = captions.write_captions(out, 5, source, progress=True)
     records, _ = read_jsonl(out)
-    assert len(records) == 5 and tally["done"] == 5 and source.requests == 2
+    assert len(records) == 5 and summary.done == 5 and source.requests == 2
     headers, body = fake_chat.requests[0]
     assert headers["authorization"] == f"Bearer {SECRET}"  # the key is used ...
     assert body["model"] == "fake-model" and body["response_format"]["type"] == "json_schema"
@@ -114,8 +114,8 @@ def test_chat_retries_429_500_and_timeouts(fake_chat, tmp_path):
     fake_chat.script = ["429", "500", "timeout"]
     source = _source(fake_chat, max_retries=3)
     start = time.monotonic()
-    tally = captions.write_captions(tmp_path / "c.jsonl", 3, source, progress=False)
-    assert tally["done"] == 3 and tally["retries"] == 3 and source.requests == 4
+    summary = captions.write_captions(tmp_path / "c.jsonl", 3, source, progress=False)
+    assert summary.done == 3 and summary.extra["retries"] == 3 and source.requests == 4
     assert time.monotonic() - start < 3.0
 
 
@@ -123,9 +123,9 @@ def test_chat_malformed_and_invalid_answers_are_counted_and_skipped(fake_chat, t
     good = fake_chat.caption()
     mixed = json.dumps({"captions": [good, dict(good, bpm="fast"), dict(good, description=good["description"] + "!")]})
     fake_chat.script = ["malformed", lambda: mixed]
-    tally = captions.write_captions(tmp_path / "c.jsonl", 4, _source(fake_chat), progress=False)
-    assert tally["done"] == 4 and tally["failed requests"] == 1 and tally["invalid"] == 1
-    assert tally["duplicates"] == 1
+    summary = captions.write_captions(tmp_path / "c.jsonl", 4, _source(fake_chat), progress=False)
+    assert summary.done == 4 and summary.extra["failed requests"] == 1 and summary.extra["invalid"] == 1
+    assert summary.extra["duplicates"] == 1 and len(summary.failed) == 2  # the failed request and the invalid one
 
 
 def test_chat_gives_up_on_a_failing_server_and_keeps_what_it_has(fake_chat, tmp_path):
@@ -137,8 +137,8 @@ def test_chat_gives_up_on_a_failing_server_and_keeps_what_it_has(fake_chat, tmp_
 
 
 def test_chat_request_budget(fake_chat, tmp_path):
-    tally = captions.write_captions(tmp_path / "c.jsonl", 10, _source(fake_chat, max_requests=2), progress=False)
-    assert tally["done"] == 6 and "budget" in tally.summary("captions")
+    summary = captions.write_captions(tmp_path / "c.jsonl", 10, _source(fake_chat, max_requests=2), progress=False)
+    assert summary.done == 6 and "budget" in summary.format()
     assert len(fake_chat.requests) == 2
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import functools
 import re
 
@@ -119,3 +120,28 @@ def test_captions_read_grammatically():
             if m:
                 assert (m.group(1) == "are") == captions.is_plural(m.group(2)), text
     assert plural_subjects > 50  # the plural verb forms are exercised ("Strings play the chords")
+
+
+def test_a_tempo_of_80_is_stated_beside_an_808():
+    trap = styles.all_styles()["trap"]
+    missing, with_808 = [], 0
+    for seed in range(60):
+        plan = arrangement.plan_clip(trap, 10.0, np.random.default_rng(seed))
+        if plan.bass_kind != "808":
+            continue
+        plan = dataclasses.replace(plan, bpm=80)
+        rng = np.random.default_rng(seed)
+        mention = {key: True for key in captions.vocabulary()["mention"]}
+        text = captions._prompt(captions._Slots(plan, ["dark"], rng), mention, rng)
+        with_808 += "808" in text
+        if "80" not in re.findall(r"\d+", text):
+            missing.append(text)
+    assert with_808 and not missing, missing[:5]
+
+
+def test_says_matches_whole_words_only():
+    assert captions._says("dark trap, 808 slides", "808")
+    assert not captions._says("dark trap, 808 slides", "80")  # "808" does not state 80 bpm
+    assert captions._says("lofi beat, 80 bpm", "80")
+    assert captions._says("in C# minor", "C# minor") and not captions._says("in C# minor", "C")
+    assert not captions._says("anything", "")

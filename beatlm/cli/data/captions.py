@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     from ...dataset_builders.step_utils import stop_on_disk_full
     source = make_source(args)
     with stop_on_disk_full("captions"):
-        tally = captions.write_captions(args.out, args.n, source, dedup_threshold=args.dedup_threshold,
-                                        progress=not args.quiet)
-    print(tally.summary("captions"))
+        summary = captions.write_captions(args.out, args.n, source, dedup_threshold=args.dedup_threshold,
+                                          progress=not args.quiet)
+    print(summary.format())
     print(f"captions: {args.out}")
     return 0

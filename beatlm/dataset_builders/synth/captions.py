@@ -7,6 +7,7 @@ mentioned is drawn per caption (captions.yaml `mention`), so the text model lear
 
 import functools
 from pathlib import Path
+import re
 import string
 import typing as tp
 
@@ -306,12 +307,17 @@ def _paragraph(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Genera
     return " ".join(_capitalize(s) for s in sentences if s)
 
 
+def _says(text: str, phrase: str) -> bool:
+    """`phrase` is in `text` as whole words: "80" is not stated by "808", nor "E minor" by "THE minor"."""
+    return bool(phrase) and re.search(rf"(?<![\w#]){re.escape(phrase)}(?![\w#])", text) is not None
+
+
 def _prompt(slots: _Slots, mention: tp.Dict[str, bool], rng: np.random.Generator) -> str:
     templates = _allowed(vocabulary()["prompt"], mention)
     text = _choose(slots, templates, rng) or slots.fill("{style} beat") or "rap beat"
-    if mention["bpm"] and slots.get("bpm") not in text:
+    if mention["bpm"] and not _says(text, slots.get("bpm") or ""):
         text += ", " + (slots.get("bpm_tag") or "")
-    if mention["key"] and (slots.get("key") or "") not in text:
+    if mention["key"] and not _says(text, slots.get("key") or ""):
         text += rng.choice([", in ", ", key of ", ", "]) + (slots.get("key") or "")
     return text if rng.random() < 0.6 else _capitalize(text)
 
