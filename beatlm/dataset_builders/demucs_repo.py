@@ -189,12 +189,20 @@ def load_from_hub(name: str) -> torch.nn.Module:
         raise BeatLMError(
             f"Demucs model {name!r} is not on this machine and could not be downloaded ({type(exc).__name__}). "
             f"Offline, pass --repo DIR: a folder holding {name}.yaml and its .th files (the official weights "
-            "copied from a machine with internet, or a small model from scripts/train_small_demucs.py)") from None
+            "copied from a machine with internet, or a small model from scripts/train_small_demucs.py), or use "
+            "--model beatlm_vocals, the small model shipped with BeatLM") from None
     return _bag([load_safetensors(path) for path in files], bag)
 
 
+def default_repo(name: str) -> tp.Optional[Path]:
+    """The repo folder shipped with BeatLM that holds model `name` (`beatlm_vocals`), else None (the hub)."""
+    from ..assets import SMALL_DEMUCS_DIR, SMALL_DEMUCS_NAME
+    return SMALL_DEMUCS_DIR if name == SMALL_DEMUCS_NAME else None
+
+
 def load_demucs(name: str, repo: tp.Optional[tp.Union[str, Path]] = None) -> torch.nn.Module:
-    """Model or bag `name` from `repo`, else from the Hugging Face hub; in eval mode."""
+    """Model or bag `name` from `repo`, else from the shipped models, else from the Hugging Face hub; in eval mode."""
+    repo = repo if repo is not None else default_repo(name)
     return load_from_repo(name, repo) if repo is not None else load_from_hub(name)
 
 

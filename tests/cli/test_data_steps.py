@@ -99,6 +99,21 @@ def test_steps_end_to_end(raw, tiny_repo, tmp_path, monkeypatch, capsys):
     assert (user_config_dir() / "dset" / "audio" / "data_steps_test.yaml").is_file()
 
 
+def test_shipped_small_model_is_used_without_repo(tmp_path, monkeypatch, capsys):
+    """`--model beatlm_vocals` needs no --repo and no network: the model shipped in beatlm/assets is used."""
+    from beatlm.assets import SMALL_DEMUCS_DIR
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(separation, "silero_speech", no_speech)
+    (tmp_path / "raw").mkdir()
+    sf.write(tmp_path / "raw" / "a.wav", beat_with_voice(3.0, 16000, 100, 0), 16000)
+    assert run_step(["separate", str(tmp_path / "raw"), "--out", str(tmp_path / "inst"), "--model", "beatlm_vocals",
+                     "--device", "cpu", "--quiet"]) == 0
+    assert "separate: 1 done" in capsys.readouterr().out
+    record = json.loads((tmp_path / "inst" / "a.json").read_text())["beatlm"]["separation"]
+    assert record["model"] == "beatlm_vocals" and record["repo"] == str(SMALL_DEMUCS_DIR.resolve())
+    assert sf.info(str(tmp_path / "inst" / "a.wav")).frames == 3 * 16000
+
+
 @pytest.mark.slow
 def test_manifest_loads_in_audiocraft_and_dset_resolves(tmp_path):
     """The manifests are audiocraft's format and `dset=audio/NAME` points a solver at them."""

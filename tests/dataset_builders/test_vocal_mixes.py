@@ -65,12 +65,12 @@ def test_train_small_demucs_smoke(tmp_path):
 
 
 def trained_repo() -> Path:
-    return Path(os.environ.get("BEATLM_SMALL_DEMUCS_REPO", REPO_ROOT / "models" / "demucs_small"))
+    """The shipped model, or the repo folder in BEATLM_SMALL_DEMUCS_REPO (to check a newly trained one)."""
+    from beatlm.assets import SMALL_DEMUCS_DIR
+    return Path(os.environ.get("BEATLM_SMALL_DEMUCS_REPO", SMALL_DEMUCS_DIR))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (trained_repo() / "beatlm_vocals.yaml").is_file(),
-                    reason="no trained small Demucs (scripts/train_small_demucs.py --out models/demucs_small)")
 def test_trained_small_demucs_removes_synthetic_vocals(tmp_path):
     """The trained model on held-out mixes: SI-SDR improvement >= 6 dB, speech ratio after separation < 10%."""
     import soundfile as sf

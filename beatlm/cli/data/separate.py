@@ -16,12 +16,14 @@ def add_parser(steps: argparse._SubParsersAction) -> None:
                     "stays bounded. Residual vocals are measured with silero-vad (share of speech windows); files "
                     "above --max-speech-ratio are flagged and `beatlm data manifest` leaves them out. Re-runs skip "
                     "finished files. Offline, --repo must name a local Demucs repo folder (NAME.yaml + .th files: "
-                    "the official weights, or scripts/train_small_demucs.py's model).")
+                    "the official weights, or scripts/train_small_demucs.py's model), or use --model beatlm_vocals, "
+                    "the small model shipped with BeatLM (trained on synthetic beats and voices).")
     parser.add_argument("raw", type=Path, help="folder of downloaded audio (from `beatlm data fetch`)")
     parser.add_argument("--out", type=Path, required=True, help="folder of accompaniments (new, or one to continue)")
     parser.add_argument("--model", default="htdemucs", help="Demucs model or bag name (default: %(default)s)")
     parser.add_argument("--repo", type=Path, default=None,
-                        help="local Demucs repo folder holding MODEL (default: the Hugging Face hub, online only)")
+                        help="local Demucs repo folder holding MODEL (default: BeatLM's own folder for beatlm_vocals, "
+                             "else the Hugging Face hub, online only)")
     parser.add_argument("--stem", default="vocals", help="stem to remove (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     parser.add_argument("--max-speech-ratio", type=float, default=0.1,
@@ -40,8 +42,9 @@ def add_parser(steps: argparse._SubParsersAction) -> None:
 
 def model_info(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
     """What the sidecars record about the model."""
-    from ...dataset_builders.demucs_repo import hf_repo_id
-    origin = str(args.repo.resolve()) if args.repo is not None else f"hf://{hf_repo_id(args.model)}"
+    from ...dataset_builders.demucs_repo import default_repo, hf_repo_id
+    repo = args.repo if args.repo is not None else default_repo(args.model)
+    origin = str(repo.resolve()) if repo is not None else f"hf://{hf_repo_id(args.model)}"
     return {"model": args.model, "repo": origin, "stem": args.stem}
 
 
