@@ -308,8 +308,7 @@ class MusicLM:
             done = have
 
             def report(generated: int, steps: int, base: int = done, new: int = end - have) -> None:
-                bar.n = base + min(new, generated * new // max(1, steps))
-                bar.refresh()
+                bar.update(base + min(new, generated * new // max(1, steps)) - bar.n)  # update(): trackers see it
 
             out = self._decode_fn(lm)(prompt=tokens[..., start:] if have > start else None,
                               conditions=self._conditions(stage, mulan, previous, start, end),
@@ -319,8 +318,7 @@ class MusicLM:
                               cfg_coef=params["cfg_coef"], callback=report)
             tokens = torch.cat([tokens[..., :start], out], dim=-1)
             first = False
-        bar.n = total
-        bar.refresh()
+        bar.update(total - bar.n)
         return tokens
 
     def _generate(self, descriptions: tp.List[tp.Optional[str]], progress: bool, return_tokens: bool,

@@ -1,0 +1,1 @@
+"""The web studio (`beatlm app`): generate, hear, download, export MIDI and rate beats in a browser."""
