@@ -275,6 +275,84 @@ def tiny_musiclm(tiny_bundle):
     return MusicLM.get_pretrained(str(tiny_bundle), device="cpu")
 
 
+def _gloo_worker(rank: int, world: int, port: int, fn: tp.Callable, args: tuple, queue: tp.Any) -> None:
+    import pickle
+    import traceback
+
+    import torch
+    torch.set_num_threads(1)  # a forked child must not reuse the parent's OpenMP pool
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        queue.put((rank, True, pickle.dumps(fn(*args))))  # plain bytes: no tensor shared with an exiting process
+    except BaseException:
+        queue.put((rank, False, traceback.format_exc()))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.fixture(scope="session")
+def run_gloo() -> tp.Callable[..., tp.List[tp.Any]]:
+    """`run_gloo(fn, *args, world=2)`: `fn(*args)` in `world` forked processes joined in a gloo process group;
+    returns each rank's result (picklable), in rank order. `fn` may be a local function (the processes fork)."""
+    import pickle
+    import socket
+
+    import torch.multiprocessing as mp
+
+    def run(fn: tp.Callable, *args: tp.Any, world: int = 2, timeout: float = 300) -> tp.List[tp.Any]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        ctx = mp.get_context("fork")
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_gloo_worker, args=(rank, world, port, fn, args, queue)) for rank in range(world)]
+        for proc in procs:
+            proc.start()
+        try:
+            results = {}
+            for _ in range(world):
+                rank, ok, value = queue.get(timeout=timeout)
+                if not ok:
+                    raise AssertionError(f"rank {rank} failed:\n{value}")
+                results[rank] = pickle.loads(value)
+        finally:
+            for proc in procs:
+                proc.join(timeout=30)
+                if proc.is_alive():
+                    proc.kill()
+        return [results[rank] for rank in range(world)]
+    return run
+
+
+# ---- grids: the user's grid settings ----
+
+@pytest.fixture
+def grid_config(monkeypatch, tmp_path) -> tp.Callable[[tp.Mapping[str, tp.Any]], Path]:
+    """`grid_config(settings)`: a fresh `$BEATLM_CONFIG_DIR` (restored after the test) whose
+    `grids/settings.yaml` holds `settings`; returns the config folder."""
+    import yaml
+    root = tmp_path / "user_config"
+
+    def write(settings: tp.Mapping[str, tp.Any]) -> Path:
+        monkeypatch.setenv("BEATLM_CONFIG_DIR", str(root))
+        (root / "grids").mkdir(parents=True, exist_ok=True)
+        (root / "grids" / "settings.yaml").write_text(yaml.safe_dump(dict(settings)))
+        return root
+    return write
+
+
+# Stand-in paths for the stage sweeps' frozen parts: listing experiments never opens them.
+STAGE_PARTS = {"compression_model_checkpoint": "/parts/codec.th", "mulan_checkpoint": "/parts/mulan.th",
+               "semantic_tokenizer_checkpoint": "/parts/semantic.th"}
+
+
+@pytest.fixture
+def stage_parts() -> tp.Dict[str, str]:
+    """Overrides naming a codec, MuLaN and semantic tokenizer (paths that need not exist to list a grid)."""
+    return dict(STAGE_PARTS)
+
+
 # ---- data pipeline: loopback servers (a fake OpenAI-compatible chat API, a static file server) ----
 
 class _QuietServer(http.server.ThreadingHTTPServer):

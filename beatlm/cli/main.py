@@ -6,9 +6,9 @@ import typing as tp
 
 from .. import __version__
 from ..utils.errors import BeatLMError
-from . import bench, corpus, data, doctor, evaluate, export, fit, generate, quickstart
+from . import app, bench, corpus, data, doctor, evaluate, export, fit, generate, grid, plan, quickstart
 
-COMMANDS = [generate, quickstart, doctor, export, evaluate, fit, corpus, data, bench]
+COMMANDS = [generate, app, quickstart, doctor, export, evaluate, fit, corpus, data, bench, grid, plan]
 
 
 def build_parser() -> argparse.ArgumentParser:

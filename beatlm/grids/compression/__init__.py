@@ -1,0 +1,1 @@
+"""Codec grids (`solver=compression/beats`)."""
