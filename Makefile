@@ -12,7 +12,7 @@ $(STAMP): scripts/setup_env.sh pyproject.toml requirements/lock.txt requirements
 setup: $(STAMP)
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=25
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not slow"

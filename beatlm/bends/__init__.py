@@ -17,10 +17,14 @@ def apply() -> None:
     _applied = True  # set first: installing the `audiocraft.train` alias imports beatlm.train, which calls apply()
     from . import quiet_imports
     quiet_imports.apply()
-    from . import audiocraft_env, audiocraft_train, cfg_joint_embed, fast_wav_read, keep_last, secure_load
+    from . import audiocraft_env, audiocraft_train, cfg_joint_embed, fast_lfilter, fast_wav_read, keep_last, secure_load
     audiocraft_env.apply()
     cfg_joint_embed.apply()
+    fast_lfilter.apply()
     fast_wav_read.apply()
     audiocraft_train.apply()
     keep_last.apply()
     secure_load.apply()
+    from . import balancer_world_size, rvq_ema_sync
+    balancer_world_size.apply()
+    rvq_ema_sync.apply()

@@ -98,15 +98,17 @@ def tiny_recipe(path: Path) -> Path:
                   "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1"],
         "mulan": ["scaled.mulan.batch_size=8", "scaled.mulan.valid_samples=8", "generate.quantizer_samples=64",
                   "scaled.mulan.num_workers=0"],
-        "semantic": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2"],
-        "coarse": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2"],
-        "fine": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2"],
+        "semantic": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2", "scaled.lm.segment_duration=2.0"],
+        "coarse": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2", "scaled.lm.segment_duration=2.0"],
+        "fine": ["scaled.lm.batch_size=2", "scaled.lm.valid_samples=2", "scaled.lm.segment_duration=2.0"],
     }
     for name, overrides in small.items():
         recipe[name].overrides = list(recipe[name].overrides) + overrides
+    recipe.corpus.duration = 4.0  # MuLaN pads its 10 s windows; the stages' crops are 2 s below
     recipe.semantic_tokenizer.max_clips = 4
     recipe.prompts.num = 2
     recipe.eval.duration = 1.0
+    recipe.eval.seeds = 1
     OmegaConf.save(recipe, path)
     return path
 
