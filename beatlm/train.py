@@ -132,7 +132,8 @@ def run(cfg: omegaconf.DictConfig) -> tp.Any:
     init_seed_and_system(cfg)
     log_name = "%s.log.{rank}" % cfg.execute_only if cfg.execute_only else "solver.log.{rank}"
     flashy.setup_logging(level=str(cfg.logging.level).upper(), log_name=log_name)
-    flashy.distrib.init()
+    # Dora's init defaults to NCCL, which needs GPUs: processes on CPU talk through gloo.
+    flashy.distrib.init(backend="nccl" if str(cfg.device).startswith("cuda") else "gloo")
     solver = get_solver(cfg)
     if cfg.show:
         solver.show()

@@ -25,3 +25,6 @@ def apply() -> None:
     audiocraft_train.apply()
     keep_last.apply()
     secure_load.apply()
+    from . import balancer_world_size, rvq_ema_sync
+    balancer_world_size.apply()
+    rvq_ema_sync.apply()

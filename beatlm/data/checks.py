@@ -6,6 +6,8 @@ to do, once, before a solver is built.
 """
 
 from concurrent.futures import ThreadPoolExecutor
+import gzip
+import hashlib
 import os
 from pathlib import Path
 import typing as tp
@@ -32,18 +34,44 @@ def manifest_file(path: tp.Union[str, Path]) -> Path:
                       f"or {REBUILD_HINT}")
 
 
+def manifest_digest(manifest: Path, entries: tp.Sequence[tp.Any]) -> str:
+    """Hash of a manifest's content and of the size and modification time of every file it lists."""
+    digest = hashlib.sha256()
+    opener = gzip.open if manifest.name.lower().endswith(".gz") else open
+    with opener(manifest, "rb") as handle:
+        digest.update(handle.read())
+    for entry in entries:
+        try:
+            stat = os.stat(entry.path)
+            digest.update(f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        except OSError:
+            digest.update(f"{entry.path}:missing;".encode())
+    return digest.hexdigest()[:16]
+
+
+def _duration(path: Path) -> float:
+    """Seconds of audio in `path`: libsndfile's header read (WAV, FLAC, OGG, ...; ~20x faster than opening
+    the file with FFmpeg, which matters for 100k-clip manifests), else audiocraft's `audio_info` (PyAV)."""
+    import soundfile
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # a format libsndfile does not read (m4a, some mp3): ask FFmpeg
+        from audiocraft.data.audio import audio_info
+        return audio_info(path).duration
+    return info.frames / info.samplerate if info.samplerate else 0.0
+
+
 def _problem(entry: tp.Any) -> tp.Optional[str]:
-    from audiocraft.data.audio import audio_info
     path = Path(entry.path)
     if not path.is_file():
         return "is missing"
     if path.stat().st_size == 0 or entry.duration <= 0:
         return "is empty (zero length)"
     try:
-        info = audio_info(path)
+        duration = _duration(path)
     except Exception as exc:  # any decoder error means the file cannot be read
         return f"cannot be read as audio ({type(exc).__name__}: {exc})"
-    if info.duration <= 0:
+    if duration <= 0:
         return "is empty (zero length)"
     return None
 
@@ -51,10 +79,14 @@ def _problem(entry: tp.Any) -> tp.Optional[str]:
 def check_manifest(path: tp.Union[str, Path]) -> int:
     """Check every file a manifest lists: present, non-empty and readable as audio.
 
+    A manifest that passed is remembered in `<manifest>.checked` (its `manifest_digest`: the manifest's
+    content and every file's size and modification time), and is not opened file by file again until
+    one of those changes: 100k files take ~25 CPU-seconds to open, ~2 to stat.
+
     Args:
         path: Manifest file or the folder holding it.
     Returns:
-        The number of files checked.
+        The number of files listed.
     Raises:
         BeatLMError: naming the first bad file and how to fix it.
     """
@@ -66,17 +98,33 @@ def check_manifest(path: tp.Union[str, Path]) -> int:
         raise BeatLMError(f"manifest {manifest} cannot be parsed ({exc}); {REBUILD_HINT}") from None
     if not entries:
         raise BeatLMError(f"manifest {manifest} lists no audio file; {REBUILD_HINT}")
+    digest = manifest_digest(manifest, entries)
+    record = manifest.with_name(manifest.name + ".checked")
+    try:
+        if record.read_text().strip() == digest:
+            return len(entries)
+    except OSError:
+        pass
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for entry, problem in zip(entries, pool.map(_problem, entries)):
             if problem is not None:
                 raise BeatLMError(f"{entry.path} (listed in {manifest}) {problem}; "
                                   f"replace or delete it, then {REBUILD_HINT}")
+    try:
+        record.write_text(digest + "\n")
+    except OSError:  # a read-only data set: checked again next time
+        pass
     return len(entries)
 
 
 def check_datasource(cfg: omegaconf.DictConfig) -> None:
-    """Check the manifests of every split the solver will load (all of them unless `execute_only`)."""
+    """Check the manifests of every split the solver will load (all of them unless `execute_only`).
+
+    With several processes only rank 0 checks (a failure there stops them all)."""
+    import flashy
     if not cfg.get("datasource") or not cfg.datasource.get("check_files", True):
+        return
+    if not flashy.distrib.is_rank_zero():
         return
     only = cfg.get("execute_only")
     if only is None:

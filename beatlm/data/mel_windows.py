@@ -16,6 +16,7 @@ import torch
 from ..utils.errors import BeatLMError
 from .captions import sidecar_captions
 from .clips import manifest_entries, read_clip
+from .sharding import item_generator
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ class MelWindowDataset(torch.utils.data.Dataset):
             it has `sample_rate` and `hop_length`.
         segment_duration: Seconds per window.
         num_samples: Items per epoch (None: one per clip).
-        shuffle: Random windows that change at every access; if False, item i is the same every time.
+        shuffle: Random windows that change with the epoch (`set_epoch`); if False, item i is the same every
+            time. Either way item i depends only on the seed, the epoch and i (see `beatlm.data.sharding`).
         seed: Seed of the draws.
         batch_size: Clips per front-end call while building.
         progress: Show a progress bar while building.
@@ -51,6 +53,7 @@ class MelWindowDataset(torch.utils.data.Dataset):
             raise BeatLMError(f"segment_duration={segment_duration:g} s is shorter than one log-mel frame")
         self.shuffle = shuffle
         self.seed = seed
+        self.epoch = 0
         self.paths: tp.List[str] = []
         frames, energy, skipped = self._build(manifest_entries(list(manifests)), batch_size, progress)
         if not frames:
@@ -110,11 +113,12 @@ class MelWindowDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.num_samples
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the windows of `epoch` (with `shuffle`; set before iterating, data workers get a copy)."""
+        self.epoch = int(epoch)
+
     def __getitem__(self, index: int) -> tp.Tuple[torch.Tensor, MelWindow]:
-        rng = None  # shuffle: the process's random state (new windows at every access, as audiocraft's datasets)
-        if not self.shuffle:
-            rng = torch.Generator()
-            rng.manual_seed(self.seed + index)
+        rng = item_generator(self.seed, self.epoch if self.shuffle else None, index)
         if self.num_samples == len(self.paths) and not self.shuffle:
             clip = index
         else:

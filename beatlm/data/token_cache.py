@@ -22,13 +22,13 @@ Tokenizers are duck-typed:
 - MuLaN: `beatlm.models.mulan.MuLaNModel` (`embed_audio`, `tokens`, `quantizer.levels/bins`); optional.
 """
 
+import collections
 import contextlib
-import gzip
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
+import time
 import typing as tp
 
 import torch
@@ -38,7 +38,7 @@ from ..utils.checkpoint import load_checkpoint
 from ..utils.errors import BeatLMError
 from ..utils.files import atomic_path
 from ..utils.signature import state_signature
-from .checks import manifest_file
+from .checks import manifest_digest, manifest_file
 from .clips import manifest_entries
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ FORMAT_VERSION = 1
 META_NAME = "meta.json"
 BUILD_NAME = "build.json"
 SHARD_SIZE = 256
+MAX_SHARDS_IN_MEMORY = 64
 KINDS = ("codec", "semantic", "mulan")
 
 
@@ -83,21 +84,6 @@ def describe(kind: str, info: tp.Mapping[str, tp.Any]) -> str:
     return f"{info['signature']} ({details})"
 
 
-def _manifest_digest(manifest: Path, entries: tp.Sequence[tp.Any]) -> str:
-    """Hash of a manifest's content and of the size and modification time of every file it lists."""
-    digest = hashlib.sha256()
-    opener = gzip.open if manifest.name.lower().endswith(".gz") else open
-    with opener(manifest, "rb") as handle:
-        digest.update(handle.read())
-    for entry in entries:
-        try:
-            stat = os.stat(entry.path)
-            digest.update(f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-        except OSError:
-            digest.update(f"{entry.path}:missing;".encode())
-    return digest.hexdigest()[:16]
-
-
 def _token_dtype(cardinality: int) -> torch.dtype:
     return torch.int16 if cardinality <= torch.iinfo(torch.int16).max else torch.int32
 
@@ -122,7 +108,7 @@ def _write_json(path: Path, data: tp.Mapping[str, tp.Any]) -> None:
 
 
 class TokenCache:
-    """Tokens of every readable clip of one manifest, loaded in memory from a cache folder.
+    """Tokens of every readable clip of one manifest, read from a cache folder shard by shard.
 
     Use `TokenCache.build_or_load` to get the cache of a manifest for given tokenizers (built when
     missing, resumed when interrupted), or `TokenCache.open` on an existing cache folder.
@@ -130,12 +116,20 @@ class TokenCache:
     `mulan` [levels] (when built with MuLaN), all long tensors, and `meta` (path, duration, index of
     the clip in the manifest).
 
+    Opening a cache reads each shard's clip list and lengths once; tokens stay on disk, memory-mapped,
+    and at most `max_shards_in_memory` shards are held at a time (the least recently used is dropped),
+    so a corpus larger than memory can be read. Data workers each hold their own shards.
+
     Args:
         path: The cache folder (`root/<key>`), complete.
+        max_shards_in_memory: Shards held open at once (at least 1).
     """
 
-    def __init__(self, path: tp.Union[str, Path]):
+    def __init__(self, path: tp.Union[str, Path], max_shards_in_memory: int = MAX_SHARDS_IN_MEMORY):
         self.path = Path(path)
+        if max_shards_in_memory < 1:
+            raise BeatLMError(f"max_shards_in_memory must be at least 1, not {max_shards_in_memory}")
+        self.max_shards_in_memory = int(max_shards_in_memory)
         meta_path = self.path / META_NAME
         if not meta_path.is_file():
             raise BeatLMError(f"{self.path} is not a complete token cache (no {META_NAME}); build it with "
@@ -144,26 +138,59 @@ class TokenCache:
         if self.meta.get("format") != FORMAT_VERSION:
             raise BeatLMError(f"token cache {self.path} has format {self.meta.get('format')}, this BeatLM reads "
                               f"format {FORMAT_VERSION}: delete it and build it again")
-        shards = [load_checkpoint(self.path / name) for name in self.meta["shards"]]
-        self.clip_metadata: tp.List[tp.Dict[str, tp.Any]] = [
-            {"path": p, "duration": d, "index": i}
-            for shard in shards for p, d, i in zip(shard["paths"], shard["durations"], shard["indices"])]
-        self._codes, self._codes_offsets = self._concat(shards, "codes")
-        self._semantic, self._semantic_offsets = (self._concat(shards, "semantic") if self.has_semantic
-                                                  else (None, None))
-        self._mulan = torch.cat([shard["mulan"] for shard in shards]) if self.has_mulan else None
+        self.clip_metadata: tp.List[tp.Dict[str, tp.Any]] = []
+        shard_of, row_of, codes_lengths, semantic_lengths, mulan = [], [], [], [], []
+        self._offsets: tp.List[tp.Dict[str, torch.Tensor]] = []  # per shard: where each clip's tokens start
+        for number, name in enumerate(self.meta["shards"]):
+            shard = _load_shard(self.path / name)
+            self.clip_metadata += [{"path": p, "duration": d, "index": i}
+                                   for p, d, i in zip(shard["paths"], shard["durations"], shard["indices"])]
+            count = len(shard["indices"])
+            shard_of.append(torch.full((count,), number, dtype=torch.int32))
+            row_of.append(torch.arange(count, dtype=torch.int32))
+            offsets = {"codes": _starts(shard["codes_lengths"])}
+            codes_lengths.append(shard["codes_lengths"])
+            if self.has_semantic:
+                offsets["semantic"] = _starts(shard["semantic_lengths"])
+                semantic_lengths.append(shard["semantic_lengths"])
+            if self.has_mulan:
+                mulan.append(shard["mulan"].clone())  # a few bytes per clip: kept in memory
+            self._offsets.append(offsets)
+        self._shard_of, self._row_of = torch.cat(shard_of), torch.cat(row_of)
+        self._codes_lengths = torch.cat(codes_lengths)
+        self._semantic_lengths = torch.cat(semantic_lengths) if self.has_semantic else None
+        self._mulan = torch.cat(mulan) if self.has_mulan else None
+        self._held: "collections.OrderedDict[int, tp.Dict[str, tp.Any]]" = collections.OrderedDict()
+        self.shard_loads = 0  # shards read from disk so far (a measure of the access pattern's cost)
 
-    @staticmethod
-    def _concat(shards: tp.Sequence[tp.Mapping[str, tp.Any]],
-                name: str) -> tp.Tuple[torch.Tensor, torch.Tensor]:
-        tokens = torch.cat([shard[name] for shard in shards], dim=-1)
-        lengths = torch.cat([shard[f"{name}_lengths"] for shard in shards])
-        return tokens, torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+    def _shard(self, number: int) -> tp.Dict[str, tp.Any]:
+        """Shard `number`, memory-mapped; keeps at most `max_shards_in_memory` of them."""
+        shard = self._held.get(number)
+        if shard is not None:
+            self._held.move_to_end(number)
+            return shard
+        while len(self._held) >= self.max_shards_in_memory:
+            self._held.popitem(last=False)
+        shard = _load_shard(self.path / self.meta["shards"][number])
+        self.shard_loads += 1
+        self._held[number] = shard
+        return shard
+
+    @property
+    def shards_in_memory(self) -> int:
+        """Shards held right now (never more than `max_shards_in_memory`)."""
+        return len(self._held)
+
+    def __getstate__(self) -> tp.Dict[str, tp.Any]:
+        # Data workers start with no shard held (memory maps are not shared through pickling).
+        state = dict(self.__dict__)
+        state["_held"] = collections.OrderedDict()
+        return state
 
     @classmethod
-    def open(cls, path: tp.Union[str, Path]) -> "TokenCache":
-        """Load an existing, complete cache folder (`root/<key>`)."""
-        return cls(path)
+    def open(cls, path: tp.Union[str, Path], max_shards_in_memory: int = MAX_SHARDS_IN_MEMORY) -> "TokenCache":
+        """Open an existing, complete cache folder (`root/<key>`)."""
+        return cls(path, max_shards_in_memory)
 
     @staticmethod
     def key(manifest: tp.Union[str, Path], codec: tp.Any, semantic: tp.Any = None,
@@ -175,7 +202,8 @@ class TokenCache:
     def build_or_load(cls, manifest: tp.Union[str, Path], root: tp.Union[str, Path], codec: tp.Any,
                       semantic: tp.Any = None, mulan: tp.Any = None, batch_size: int = 16,
                       device: tp.Union[str, torch.device, None] = None, shard_size: int = SHARD_SIZE,
-                      progress: bool = True) -> "TokenCache":
+                      progress: bool = True, max_shards_in_memory: int = MAX_SHARDS_IN_MEMORY,
+                      wait: bool = False) -> "TokenCache":
         """The token cache of `manifest` for these tokenizers: reused if it exists, else built (or resumed).
 
         Args:
@@ -189,20 +217,24 @@ class TokenCache:
                 default the codec's device.
             shard_size: Clips per shard file (a new build only; a resumed build keeps its own).
             progress: Show a progress bar.
+            max_shards_in_memory: Shards held at once when reading (see `TokenCache`).
+            wait: Do not build: wait until another process (rank 0 of a multi-process run) has built it.
         Returns:
-            The loaded cache.
+            The opened cache.
         """
         plan = _plan(manifest, codec, semantic, mulan)
         path = Path(root) / plan["key"]
+        if wait:
+            _wait_for(path / META_NAME)
         if (path / META_NAME).is_file():
             logger.info("reusing token cache %s of %s", path, plan["manifest"])
-            return cls(path)
+            return cls(path, max_shards_in_memory)
         if device is None:
             tensors = list(codec.parameters()) + list(codec.buffers()) if isinstance(codec, nn.Module) else []
             device = tensors[0].device if tensors else "cpu"
         _build(path, plan, codec, semantic, mulan, batch_size=batch_size, device=torch.device(device),
                shard_size=shard_size, progress=progress)
-        return cls(path)
+        return cls(path, max_shards_in_memory)
 
     def __len__(self) -> int:
         return len(self.clip_metadata)
@@ -211,11 +243,13 @@ class TokenCache:
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip {index} out of range for a token cache of {len(self)} clips")
         index = index % len(self)
-        start, end = self._codes_offsets[index], self._codes_offsets[index + 1]
-        item: tp.Dict[str, tp.Any] = {"codes": self._codes[:, start:end].long()}
-        if self._semantic is not None:
-            start, end = self._semantic_offsets[index], self._semantic_offsets[index + 1]
-            item["semantic"] = self._semantic[start:end].long()
+        number, row = int(self._shard_of[index]), int(self._row_of[index])
+        shard, offsets = self._shard(number), self._offsets[number]
+        start, length = int(offsets["codes"][row]), int(self._codes_lengths[index])
+        item: tp.Dict[str, tp.Any] = {"codes": shard["codes"][:, start:start + length].long()}
+        if self._semantic_lengths is not None:
+            start, length = int(offsets["semantic"][row]), int(self._semantic_lengths[index])
+            item["semantic"] = shard["semantic"][start:start + length].long()
         if self._mulan is not None:
             item["mulan"] = self._mulan[index].long()
         item["meta"] = dict(self.clip_metadata[index])
@@ -268,13 +302,13 @@ class TokenCache:
 
     def codes_length(self, index: int) -> int:
         """Codec frames of clip `index` (without loading its tokens)."""
-        return int(self._codes_offsets[index + 1] - self._codes_offsets[index])
+        return int(self._codes_lengths[index])
 
     def semantic_length(self, index: int) -> int:
         """Semantic frames of clip `index` (0 when the cache holds no semantic tokens)."""
-        if self._semantic_offsets is None:
+        if self._semantic_lengths is None:
             return 0
-        return int(self._semantic_offsets[index + 1] - self._semantic_offsets[index])
+        return int(self._semantic_lengths[index])
 
     def check_compatible(self, codec: tp.Any = None, semantic: tp.Any = None, mulan: tp.Any = None) -> None:
         """Check that the given tokenizers are the ones this cache was built with.
@@ -315,7 +349,7 @@ def _plan(manifest: tp.Union[str, Path], codec: tp.Any, semantic: tp.Any, mulan:
     infos = {"codec": codec_info(codec),
              "semantic": semantic_info(semantic) if semantic is not None else None,
              "mulan": mulan_info(mulan) if mulan is not None else None}
-    manifest_hash = _manifest_digest(path, entries)
+    manifest_hash = manifest_digest(path, entries)
     payload = json.dumps({"format": FORMAT_VERSION, "manifest": manifest_hash, **infos}, sort_keys=True)
     key = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return {"key": key, "manifest": str(path), "manifest_hash": manifest_hash, "entries": entries, **infos}
@@ -347,9 +381,12 @@ def _build(path: Path, plan: tp.Mapping[str, tp.Any], codec: tp.Any, semantic: t
             shard = _encode_shard(entries, indices, plan, codec, semantic, mulan, batch_size, device, bar)
             with atomic_path(path / name, overwrite=True) as tmp:
                 torch.save(shard, tmp)
-    shards = [load_checkpoint(path / name) for name in names]
-    skipped = [item for shard in shards for item in shard["skipped"]]
-    num_clips = sum(len(shard["indices"]) for shard in shards)
+    skipped, num_clips, duration = [], 0, 0.0
+    for name in names:  # one shard at a time, memory-mapped: the corpus need not fit in memory
+        shard = _load_shard(path / name)
+        skipped += shard["skipped"]
+        num_clips += len(shard["indices"])
+        duration += sum(shard["durations"])
     if skipped:
         _, clip, reason = skipped[0]
         logger.warning("token cache %s: skipped %d of %d clips that could not be read (first: %s: %s)",
@@ -361,9 +398,30 @@ def _build(path: Path, plan: tp.Mapping[str, tp.Any], codec: tp.Any, semantic: t
             "manifest_hash": plan["manifest_hash"], "codec": plan["codec"], "semantic": plan["semantic"],
             "mulan": plan["mulan"], "num_clips": num_clips, "num_skipped": len(skipped),
             "skipped": [{"path": clip, "reason": reason} for _, clip, reason in skipped[:100]],
-            "duration": sum(sum(shard["durations"]) for shard in shards), "shard_size": shard_size,
+            "duration": duration, "shard_size": shard_size,
             "shards": names}
     _write_json(path / META_NAME, meta)
+
+
+def _load_shard(path: Path) -> tp.Dict[str, tp.Any]:
+    """A shard file, its tensors memory-mapped (`weights_only`: shards hold tensors, lists and strings only)."""
+    return load_checkpoint(path, mmap=True)
+
+
+def _starts(lengths: torch.Tensor) -> torch.Tensor:
+    """Where each of consecutive pieces of these lengths starts."""
+    return torch.cat([torch.zeros(1, dtype=torch.long), lengths.long().cumsum(0)[:-1]])
+
+
+def _wait_for(meta_path: Path, poll: float = 1.0, report_every: float = 60.0) -> None:
+    """Wait until `meta_path` exists (another process builds the cache), saying so every minute."""
+    start = last = time.monotonic()
+    while not meta_path.is_file():
+        if time.monotonic() - last >= report_every:
+            last = time.monotonic()
+            logger.info("waiting for rank 0 to build token cache %s (%.0f s so far)", meta_path.parent,
+                        last - start)
+        time.sleep(poll)
 
 
 def _read(entry: tp.Any, sample_rate: int, channels: int) -> tp.Tuple[tp.Optional[torch.Tensor], str]:

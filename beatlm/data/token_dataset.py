@@ -9,12 +9,12 @@ position, not only as a prefix.
 from fractions import Fraction
 import logging
 from math import gcd
-import random
 import typing as tp
 
 import torch
 
 from ..utils.errors import BeatLMError
+from .sharding import item_generator
 from .token_cache import TokenCache
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ class TokenDataset(torch.utils.data.Dataset):
             so both streams stay aligned). Clips shorter than a segment are skipped (counted, warned).
         num_samples: Items per epoch, each a random clip (weighted by duration, as audiocraft's
             datasets); None gives one item per clip, in cache order.
-        shuffle: Random crops that change at every access; if False, item i is the same every time.
-        seed: Seed of the deterministic crops (`shuffle=False`).
+        shuffle: Random crops that change with the epoch (`set_epoch`); if False, item i is the same every time.
+            Either way item i depends only on the seed, the epoch and i: the same batches come out whatever
+            the number of data workers, and processes that each read every N-th item share one global batch.
+        seed: Seed of the crops.
     """
 
     def __init__(self, cache: TokenCache, segment_duration: tp.Optional[float] = None,
@@ -56,6 +58,7 @@ class TokenDataset(torch.utils.data.Dataset):
         self.num_samples = num_samples
         self.shuffle = shuffle
         self.seed = seed
+        self.epoch = 0
         codec_rate = _rate(cache.codec_frame_rate)
         rates = [codec_rate] + ([_rate(cache.semantic_frame_rate)] if cache.has_semantic else [])
         tick = rates[0] if len(rates) == 1 else _fraction_gcd(*rates)  # ticks per second on both clocks
@@ -97,11 +100,14 @@ class TokenDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.num_samples if self.num_samples is not None else len(self.clips)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the crops of `epoch` (with `shuffle`; set before iterating, data workers get a copy)."""
+        self.epoch = int(epoch)
+
     def __getitem__(self, index: int) -> tp.Dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(f"item {index} out of range for a dataset of {len(self)} items")
-        rng = torch.Generator()
-        rng.manual_seed(random.getrandbits(63) if self.shuffle else self.seed * 1_000_003 + index)
+        rng = item_generator(self.seed, self.epoch if self.shuffle else None, index)
         if self.num_samples is None:
             clip = self.clips[index]
         else:

@@ -27,7 +27,7 @@ class MulanQuantizer(nn.Module):
         self.dim, self.levels, self.bins = dim, levels, bins
         self.rq = ResidualVQ(dim=dim, num_quantizers=levels, codebook_size=bins, decay=decay, commitment_weight=0.,
                              kmeans_init=True, kmeans_iters=kmeans_iters, threshold_ema_dead_code=2,
-                             quantize_dropout=False)
+                             quantize_dropout=False, sync_codebook=False)  # fitted in one process (rank 0)
         self.register_buffer("fitted", torch.tensor(False))
         self.requires_grad_(False)
 

@@ -17,10 +17,14 @@ from audiocraft.solvers import base, builders
 import flashy
 import torch
 
+from ..bends import mulan_distributed
 from ..data.captions import CaptionSampler
 from ..data.mel_windows import MelWindow, MelWindowDataset
+from ..data.sharding import rank_loader, set_epoch
 from ..metrics.mulan import embed_pairs, mulan_metrics
 from ..models.builders import get_mulan_frontend, get_mulan_model
+from ..utils.errors import BeatLMError
+from .distrib import gather_objects, global_sum
 from .steps import optimize
 
 logger = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ class MulanSolver(base.StandardSolver):
                                 exclude_keys=["recall@*_chance", "zero_shot_chance", "zero_shot_classes"])
 
     def build_model(self) -> None:
+        mulan_distributed.apply()  # negatives from every process, and the global loss and gradient on each
         # `mulan` is the whole model (front-end, towers, quantizer). The trained weights (`model`: EMA,
         # best state) and the quantizer (fitted in `generate`, never averaged) are separate state
         # sources: audiocraft's EMA keeps only floating-point tensors and cannot swap the
@@ -64,6 +69,10 @@ class MulanSolver(base.StandardSolver):
         self.register_ema("model")
 
     def build_dataloaders(self) -> None:
+        world, valid = flashy.distrib.world_size(), self.cfg.dataset.valid.get("num_samples")
+        if valid and valid % world:  # valid steps gather negatives: every process needs as many batches
+            raise BeatLMError(f"dataset.valid.num_samples={valid} does not split evenly over {world} processes: "
+                              f"make it a multiple of {world}")
         self.dataloaders = builders.get_audio_datasets(self.cfg, dataset_type=builders.DatasetType.MUSIC)
         if self.cfg.frames_in_memory:
             # Train and valid windows (and the quantizer fit, on train) come from log-mel frames computed once;
@@ -74,8 +83,10 @@ class MulanSolver(base.StandardSolver):
                 dataset = MelWindowDataset([self.cfg.datasource[split]], frontend, self.cfg.dataset.segment_duration,
                                            num_samples=opts.get("num_samples"), shuffle=bool(opts.get("shuffle", True)),
                                            seed=self.cfg.seed)
-                self.dataloaders[split] = torch.utils.data.DataLoader(
-                    dataset, batch_size=self.cfg.dataset.batch_size, collate_fn=MelWindowDataset.collate)
+                # Each process reads its share of every batch (beatlm.data.sharding).
+                self.dataloaders[split] = rank_loader(dataset, self.cfg.dataset.batch_size, lockstep=split,
+                                                      num_workers=self.cfg.dataset.num_workers,
+                                                      collate_fn=MelWindowDataset.collate)
 
     def show(self) -> None:
         self.logger.info("MuLaN:")
@@ -114,8 +125,13 @@ class MulanSolver(base.StandardSolver):
 
     def run_step(self, idx: int, batch: tp.Any, metrics: dict) -> dict:
         audio, texts = self._pairs(batch)
-        if len(texts) < 2:  # a contrastive loss needs negatives
+        # A contrastive loss needs negatives; processes share theirs, so all of them decide together.
+        usable = global_sum(len(texts)) if flashy.distrib.is_distributed() else len(texts)
+        if usable < 2:
             return metrics
+        if not texts:
+            raise BeatLMError(f"no item of a batch of process {flashy.distrib.rank()} could train MuLaN (see the "
+                              "skipped_* metrics): use a larger dataset.batch_size or fewer silent/uncaptioned clips")
         self.mulan.train(self.is_training)
         loss = self.mulan.loss_from_frames(self._frames(audio), texts)
         if self.is_training:
@@ -125,8 +141,12 @@ class MulanSolver(base.StandardSolver):
 
     def train(self) -> dict:
         self.skipped.clear()
+        set_epoch(self.dataloaders["train"], self.epoch)
         metrics = super().train()
-        metrics.update({f"skipped_{reason}": count for reason, count in self.skipped.items()})
+        for reason in SKIP_REASONS:  # every process's count (the same keys on each: summed together)
+            total = global_sum(self.skipped[reason])
+            if total:
+                metrics[f"skipped_{reason}"] = total
         metrics["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # this process, so far
         return metrics
 
@@ -141,16 +161,31 @@ class MulanSolver(base.StandardSolver):
         self.mulan.eval()
         loader = self.dataloaders["evaluate"]
         lp = self.log_progress("evaluate embeddings", loader, total=len(loader), updates=self.log_updates)
-        audio, text, genres = embed_pairs(self.mulan, lp, self.cfg.sample_rate)
+        try:
+            local = embed_pairs(self.mulan, lp, self.cfg.sample_rate)  # each process embeds its share
+        except ValueError:  # no described clip in this process's share (a small split): the others may have some
+            if not flashy.distrib.is_distributed():
+                raise
+            empty = torch.zeros(0, self.mulan.dim)
+            local = (empty, empty, [])
+        parts = gather_objects(local)
+        audio, text = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        genres = [genre for p in parts for genre in p[2]]
+        if not genres:
+            raise BeatLMError(f"no clip of the evaluate split {self.cfg.datasource.evaluate} has a description")
         c = self.cfg.contrastive
-        metrics = mulan_metrics(self.mulan, audio, text, genres, c.zero_shot_template, c.recall_at)
-        return flashy.distrib.average_metrics(metrics, 1)
+        # Retrieval ranks every clip among all of them: computed on the gathered set, the same on every process.
+        return mulan_metrics(self.mulan, audio, text, genres, c.zero_shot_template, c.recall_at)
 
     def generate(self) -> dict:
-        """Fit the MuLaN token quantizer on audio embeddings of training windows (best weights)."""
+        """Fit the MuLaN token quantizer on audio embeddings of training windows (best weights).
+
+        With several processes each embeds its share of the windows, rank 0 fits the quantizer on all of
+        them and the others take its fitted state."""
         self.mulan.eval()
         loader = self.dataloaders["train"]
-        wanted = self.cfg.generate.quantizer_samples
+        world = flashy.distrib.world_size()
+        wanted = -(-self.cfg.generate.quantizer_samples // world)
         chunks: tp.List[torch.Tensor] = []
         total = 0
         lp = self.log_progress("quantizer embeddings", loader, updates=self.log_updates)
@@ -162,8 +197,15 @@ class MulanSolver(base.StandardSolver):
             if total >= wanted:
                 break
         q = self.cfg.mulan.quantizer
-        embeddings = torch.cat(chunks)
-        self.quantizer.fit(embeddings, epochs=q.fit_epochs, seed=self.cfg.seed)
+        local = torch.cat(chunks).cpu() if chunks else torch.zeros(0, self.mulan.dim)
+        embeddings = torch.cat(gather_objects(local)).to(self.device)
+        total = len(embeddings)
+        if flashy.distrib.is_rank_zero():
+            self.quantizer.fit(embeddings, epochs=q.fit_epochs, seed=self.cfg.seed)
+        if world > 1:
+            state = flashy.distrib.broadcast_object(self.quantizer.state_dict() if flashy.distrib.is_rank_zero()
+                                                    else None)
+            self.quantizer.load_state_dict(state)
         tokens = self.quantizer.encode(embeddings)
         used = [len(torch.unique(tokens[:, level])) / q.bins for level in range(q.levels)]
         recon = torch.nn.functional.cosine_similarity(self.quantizer.decode(tokens), embeddings)

@@ -25,13 +25,15 @@ import torch
 import torch.nn.functional as F
 
 from ..data.captions import CaptionSampler
-from ..data.token_cache import TokenCache
+from ..data.sharding import rank_loader, set_epoch
+from ..data.token_cache import MAX_SHARDS_IN_MEMORY, TokenCache
 from ..data.token_dataset import TokenDataset, collate
 from ..models.builders import get_stage_lm
 from ..models.loaders import load_compression_model, load_mulan_model
 from ..modules.semantic_tokenizer import SemanticTokenizer
 from ..modules.token_conditioner import token_condition
 from ..utils.errors import BeatLMError
+from .distrib import global_sum
 from .steps import optimize
 
 logger = logging.getLogger(__name__)
@@ -121,16 +123,23 @@ class StageSolver(base.StandardSolver):
             if not manifest:
                 raise BeatLMError(f"no data for split '{split}': pass dset=<name> or datasource.{split}=DIR")
             if manifest not in caches:
+                # Rank 0 tokenises; the other processes wait for the finished cache and read it.
                 caches[manifest] = TokenCache.build_or_load(
                     manifest, root, self.codec, self.semantic_tokenizer, self.mulan,
-                    batch_size=self.cfg.tokens.batch_size, device=self.device)
+                    batch_size=self.cfg.tokens.batch_size, device=self.device,
+                    max_shards_in_memory=self.cfg.tokens.get("max_shards_in_memory") or MAX_SHARDS_IN_MEMORY,
+                    wait=not flashy.distrib.is_rank_zero())
             opts = self.cfg.dataset[split]
             shuffle = bool(opts.get("shuffle", split == "train"))
             dataset = TokenDataset(caches[manifest], self.cfg.dataset.segment_duration,
                                    num_samples=opts.get("num_samples"), shuffle=shuffle, seed=self.cfg.seed)
-            self.dataloaders[split] = torch.utils.data.DataLoader(
-                dataset, batch_size=self.cfg.dataset.batch_size, shuffle=False, collate_fn=collate,
-                num_workers=self.cfg.dataset.num_workers)
+            loader_args = dict(batch_size=self.cfg.dataset.batch_size, collate_fn=collate,
+                               num_workers=self.cfg.dataset.num_workers)
+            if split == "generate":  # only rank 0 generates: it reads the whole split
+                self.dataloaders[split] = torch.utils.data.DataLoader(dataset, shuffle=False, **loader_args)
+            else:  # each process reads its share; together one global batch (beatlm.data.sharding)
+                # Train steps average gradients; valid / evaluate average metrics whose keys follow the batch.
+                self.dataloaders[split] = rank_loader(dataset, lockstep=split, **loader_args)
         self.train_cache = caches[self.cfg.datasource.train]
 
     def build_model(self) -> None:
@@ -231,11 +240,13 @@ class StageSolver(base.StandardSolver):
         return out
 
     def train(self) -> dict:
-        """One training epoch; also logs `tokens_per_s`, the modelled tokens scored per second of the epoch."""
+        """One training epoch; also logs `tokens_per_s`, the modelled tokens scored per second of the epoch
+        (by all processes together)."""
         self.tokens_trained = 0
+        set_epoch(self.dataloaders["train"], self.epoch)
         start = time.time()
         metrics = super().train()
-        metrics["tokens_per_s"] = self.tokens_trained / max(time.time() - start, 1e-9)
+        metrics["tokens_per_s"] = global_sum(self.tokens_trained) / max(time.time() - start, 1e-9)
         return metrics
 
     def evaluate(self) -> dict:
@@ -264,7 +275,10 @@ class StageSolver(base.StandardSolver):
 
     @torch.no_grad()
     def generate(self) -> dict:
-        """Sample for the captions of the generate split's clips; write audio (coarse, fine) or tokens."""
+        """Sample for the captions of the generate split's clips; write audio (coarse, fine) or tokens.
+        With several processes only rank 0 generates and writes."""
+        if not flashy.distrib.is_rank_zero():
+            return {}
         self.model.eval()
         out_dir = Path(self.folder) / self.cfg.generate.path / f"epoch_{self.epoch}"
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,16 +2,22 @@
 
 import typing as tp
 
+import flashy
 import torch
 
 
 def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer, max_norm: float,
              metrics: tp.Dict[str, tp.Any], lr_scheduler: tp.Optional[tp.Any] = None) -> None:
-    """Backward `loss`, clip the gradient norm of `model` (when `max_norm`), step, and log `grad_norm` and `lr`.
+    """Backward `loss`, average the gradients over processes, clip the gradient norm of `model` (when
+    `max_norm`), step, and log `grad_norm` and `lr`.
+
+    With several processes (`dora run -d`, torchrun), each one's `loss` is the mean over its share of the
+    global batch: averaging the gradients (flashy's `sync_model`, as audiocraft's solvers do) gives the
+    gradient of the global batch's mean, so clipping and the step match one process with that batch.
 
     Args:
         loss: The scalar to minimise.
-        model: The module whose gradient norm is clipped.
+        model: The module whose gradients are synchronised and whose gradient norm is clipped.
         optimizer: Steps once.
         max_norm: Gradient norm clip (0 or None: no clipping, no `grad_norm` metric).
         metrics: Updated in place.
@@ -19,6 +25,7 @@ def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.
     """
     optimizer.zero_grad()
     loss.backward()
+    flashy.distrib.sync_model(model)
     if max_norm:
         metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()
     optimizer.step()

@@ -62,12 +62,13 @@ def _refused(path: Path, exc: Exception) -> str:
     return f"global {', '.join(unsafe)}" if unsafe else "pickle operations torch's safe loader rejects"
 
 
-def load_checkpoint(path: tp.Union[str, Path], map_location: tp.Any = "cpu") -> tp.Any:
+def load_checkpoint(path: tp.Union[str, Path], map_location: tp.Any = "cpu", mmap: bool = False) -> tp.Any:
     """Load a torch checkpoint with `weights_only=True`, allowing only `SAFE_GLOBALS`.
 
     Args:
         path: File to load.
         map_location: Passed to `torch.load`.
+        mmap: Map the tensors' storage from the file instead of reading it (pages are read when touched).
     Raises:
         BeatLMError: the file is missing or is not a torch checkpoint.
         UnsafeCheckpointError: the file holds objects outside the allow-list (for instance a
@@ -78,7 +79,7 @@ def load_checkpoint(path: tp.Union[str, Path], map_location: tp.Any = "cpu") -> 
         raise BeatLMError(f"checkpoint {path} does not exist")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return _fresh_configs(torch.load(path, map_location=map_location, weights_only=True))
+            return _fresh_configs(torch.load(path, map_location=map_location, weights_only=True, mmap=mmap))
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"refusing to load {path}: it holds objects outside BeatLM's allow-list ({_refused(path, exc)}). "

@@ -53,7 +53,7 @@ def test_build_then_reuse_with_real_codec_and_mulan(two_clips, tmp_path, micro_c
     assert item["codes"].shape == (4, 200) and item["codes"].dtype == torch.long
     assert item["semantic"].shape == (100,) and item["mulan"].shape == (tiny_mulan.quantizer.levels,)
     assert item["meta"]["duration"] == pytest.approx(4.0) and item["meta"]["path"].endswith(".wav")
-    assert cache._codes.dtype == torch.int16 and cache._semantic.dtype == torch.int16
+    assert cache._shard(0)["codes"].dtype == torch.int16 and cache._shard(0)["semantic"].dtype == torch.int16
     with torch.no_grad():  # the cached tokens are the tokenizers' (both clips were encoded in one batch)
         wav = torch.stack([_read(cache[i]["meta"]["path"]) for i in (0, 1)])
         assert torch.equal(micro_codec.encode(wav)[0], torch.stack([cache[0]["codes"], cache[1]["codes"]]))
@@ -93,7 +93,7 @@ def test_changed_tokenizer_builds_new_cache(beat_corpus, tmp_path, fake_tokenize
         paths.add(cache.path)
     assert not cache.has_semantic and "semantic" not in cache[0] and "mulan" not in cache[0]
     wide = TokenCache.build_or_load(manifest, tmp_path, codec(cardinality=40000), None, progress=False)
-    assert wide._codes.dtype == torch.int32
+    assert wide._shard(0)["codes"].dtype == torch.int32
 
 
 def test_interrupted_build_resumes(beat_corpus, tmp_path, fake_tokenizers):
