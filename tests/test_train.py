@@ -74,3 +74,16 @@ def test_dora_info_and_clear(codec_xp, run_dora, tmp_path):
     env_run = run_dora("run", "--clear", *args, env={"DORA_PACKAGE": "beatlm"}, cwd=tmp_path)
     assert "Loading existing checkpoint" not in env_run.stderr  # started from scratch
     assert len(_history(xp.folder)) == 2
+
+
+def test_default_threads_share_the_cores_between_processes(monkeypatch):
+    from beatlm import train
+    monkeypatch.setattr(train.os, "cpu_count", lambda: 4)
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert train.default_num_threads() == 4
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert train.default_num_threads() == 2
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    assert train.default_num_threads() == 1
