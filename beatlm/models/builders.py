@@ -29,7 +29,7 @@ def get_mulan_frontend(cfg: omegaconf.DictConfig) -> "LogMelFrontend":
 
 def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     """MuLaN from the `mulan` section of a config (see config/model/mulan/default.yaml)."""
-    from ..bends import musiclm_offline
+    from ..bends import ast_pos_bias, musiclm_offline
     musiclm_offline.apply()
     from musiclm_pytorch import AudioSpectrogramTransformer, MuLaN, TextTransformer
     from torch import nn
@@ -44,6 +44,7 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
         attn_dropout=a.attn_dropout, ff_dropout=a.ff_dropout, patch_dropout_prob=a.patch_dropout,
         accept_spec=True, accept_spec_time_first=True)
     audio.aug = nn.Identity()  # its SpecAugment is broken (see modules/mulan_frontend.py); ours runs first
+    ast_pos_bias.install(audio)
     tokenizer = None
     if t.tower == "transformer":
         tokenizer = ClipTokenizer(t.max_tokens)
