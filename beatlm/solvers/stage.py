@@ -147,13 +147,32 @@ class StageSolver(base.StandardSolver):
         self.autocast_dtype = getattr(torch, self.cfg.autocast_dtype)  # read by StandardSolver.autocast
         self.stage_spec = StageSpec(self.make_spec())
         self.model = get_stage_lm(self.cfg, self.stage_spec.spec, self.mulan, device=self.device)
+        self.scaler: tp.Optional[tp.Any] = None
+        if self.cfg.fsdp.use:
+            self._wrap_with_fsdp()
         self.optimizer = builders.get_optimizer(builders.get_optim_parameter_groups(self.model), self.cfg.optim)
         updates = self.cfg.optim.epochs * self.cfg.optim.updates_per_epoch
         self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
         self.register_stateful("stage_spec", "model", "optimizer", "lr_scheduler")
+        if self.scaler is not None:
+            self.register_stateful("scaler")
         self.register_best_state("model")
         self.register_ema("model")
         self.unigram = self._unigram_log_probs()
+
+    def _wrap_with_fsdp(self) -> None:
+        """Shard the LM with audiocraft's FSDP (`fsdp.*`), as audiocraft's MusicGen solver does: before the optimizer,
+        without autocast (FSDP casts parameters itself), with a sharded gradient scaler for float16 parameters."""
+        if not str(self.device).startswith("cuda"):
+            raise BeatLMError("fsdp.use=true needs CUDA GPUs (audiocraft's FSDP); on CPU train with fsdp.use=false "
+                              "(several processes still split the batch)")
+        if self.cfg.autocast:
+            raise BeatLMError("fsdp.use=true and autocast=true do not go together: FSDP casts the parameters "
+                              "itself (fsdp.param_dtype); set autocast=false")
+        self.model = self.wrap_with_fsdp(self.model)
+        if self.cfg.fsdp.param_dtype == "float16":
+            from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+            self.scaler = ShardedGradScaler()
 
     def show(self) -> None:
         self.logger.info("%s stage LM: %s", self.stage, self.stage_spec.spec)
@@ -213,7 +232,8 @@ class StageSolver(base.StandardSolver):
         with self.autocast:
             ce, per_stream, scored = self._cross_entropy(codes, self.condition_tensors(batch, drop), valid)
         if self.is_training:
-            optimize(ce, self.model, self.optimizer, self.cfg.optim.max_norm, metrics, self.lr_scheduler)
+            optimize(ce, self.model, self.optimizer, self.cfg.optim.max_norm, metrics, self.lr_scheduler,
+                     scaler=self.scaler)
             metrics["cfg_dropped"] = float(drop.float().mean())
             self.tokens_trained += int(scored.sum())
         metrics["ce"] = ce.item()

@@ -7,13 +7,16 @@ import torch
 
 
 def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer, max_norm: float,
-             metrics: tp.Dict[str, tp.Any], lr_scheduler: tp.Optional[tp.Any] = None) -> None:
+             metrics: tp.Dict[str, tp.Any], lr_scheduler: tp.Optional[tp.Any] = None,
+             scaler: tp.Optional[tp.Any] = None) -> None:
     """Backward `loss`, average the gradients over processes, clip the gradient norm of `model` (when
     `max_norm`), step, and log `grad_norm` and `lr`.
 
     With several processes (`dora run -d`, torchrun), each one's `loss` is the mean over its share of the
     global batch: averaging the gradients (flashy's `sync_model`, as audiocraft's solvers do) gives the
     gradient of the global batch's mean, so clipping and the step match one process with that batch.
+    A model wrapped with FSDP reduces its gradients itself; its buffers are averaged and its own
+    `clip_grad_norm_` clips the sharded gradients (audiocraft's MusicGen solver does the same).
 
     Args:
         loss: The scalar to minimise.
@@ -22,13 +25,26 @@ def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.
         max_norm: Gradient norm clip (0 or None: no clipping, no `grad_norm` metric).
         metrics: Updated in place.
         lr_scheduler: Stepped once after the optimizer when given (per-update schedules).
+        scaler: Gradient scaler (float16 parameters under FSDP): scales the loss, unscales before clipping.
     """
+    from torch.distributed.fsdp import FullyShardedDataParallel
     optimizer.zero_grad()
-    loss.backward()
-    flashy.distrib.sync_model(model)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    sharded = isinstance(model, FullyShardedDataParallel)
+    if sharded:
+        flashy.distrib.average_tensors(model.buffers())
+    else:
+        flashy.distrib.sync_model(model)
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     if max_norm:
-        metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()
-    optimizer.step()
+        clip = model.clip_grad_norm_ if sharded else lambda n: torch.nn.utils.clip_grad_norm_(model.parameters(), n)
+        metrics["grad_norm"] = float(clip(max_norm))
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
     if lr_scheduler is not None:
         lr_scheduler.step()
     metrics["lr"] = optimizer.param_groups[0]["lr"]

@@ -88,6 +88,7 @@ def test_shuffled_conditioning_changes_the_loss(coarse_solver):
 @pytest.mark.parametrize("override, message", [
     ("coarse_codebooks=4", "coarse_codebooks=4, but codec"),
     ("mulan_checkpoint=/nowhere/mulan.th", "/nowhere/mulan.th does not exist"),
+    ("fsdp.use=true", "fsdp.use=true needs CUDA GPUs"),
 ])
 def test_bad_parts_fail_before_training_with_one_line(override, message, beat_corpus, hierarchy_parts, stage_args,
                                                        run_dora):
