@@ -23,8 +23,10 @@ class DistinctRowsMLP(nn.Sequential):
     """
 
     def forward(self, distances: torch.Tensor) -> torch.Tensor:
+        if distances.is_meta or distances.shape[-1] != 2:  # shapes only (`beatlm plan`), or not 2-d distances
+            return super().forward(distances)
         flat = distances.reshape(-1, 2)
-        if flat.shape[-1] != 2 or not bool((flat == flat.round()).all()):  # not the patch grid: the plain MLP
+        if not bool((flat == flat.round()).all()):  # not the patch grid: the plain MLP
             return super().forward(distances)
         low = flat.amin(dim=0)
         span = (flat.amax(dim=0) - low + 1).long()

@@ -54,3 +54,10 @@ def test_other_inputs_fall_back_to_the_plain_mlp(towers):
     distances = torch.rand(3, 5, 5, 2)
     expected = torch.nn.Sequential(*list(bent.dynamic_pos_bias_mlp))(distances)
     assert torch.equal(bent.dynamic_pos_bias_mlp(distances), expected)
+
+
+def test_meta_tensors_take_the_plain_mlp(towers):
+    _, bent = towers
+    mlp = copy.deepcopy(bent.dynamic_pos_bias_mlp).to("meta")  # `beatlm plan` builds MuLaN at meta device
+    out = mlp(torch.zeros(2, 5, 5, 2, device="meta"))
+    assert out.shape == (2, 2, 5, 5) and out.is_meta
