@@ -122,12 +122,15 @@ def run_mulan(args: argparse.Namespace) -> int:
     model = load_mulan_model(args.model)
     loader = _music_loader(args.manifest, model.sample_rate, args.batch_size, args.limit)
     batches = tqdm(loader, desc="embedding clips", unit="batch")
-    audio, text, genres = embed_pairs(model, batches, model.sample_rate)
-    metrics = mulan_metrics(model, audio, text, genres, args.template)
+    audio, text, genres, texts = embed_pairs(model, batches, model.sample_rate)
+    metrics = mulan_metrics(model, audio, text, genres, args.template, texts=texts)
     n = int(metrics["retrieval_pool"])
     print(f"clips: {n}")
     for k in (1, 5, 10):
         print(f"text->audio recall@{k:<2}  {metrics[f'recall@{k}']:.3f}   (chance {metrics[f'recall@{k}_chance']:.3f})")
+    groups = [f"{name} {metrics[f'recall@10_names_{name}']:.3f} ({int(metrics[f'captions_naming_{name}'])})"
+              for name in ("tempo", "key", "neither") if f"recall@10_names_{name}" in metrics]
+    print(f"  by what the caption names: {', '.join(groups)}   (recall@10, captions)")
     print(f"median rank            {metrics['median_rank']:.0f} of {n}   (chance {(n + 1) / 2:.0f})")
     if "zero_shot_accuracy" in metrics:
         print(f"zero-shot style        {metrics['zero_shot_accuracy']:.3f}   "

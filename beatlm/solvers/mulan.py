@@ -167,15 +167,16 @@ class MulanSolver(base.StandardSolver):
             if not flashy.distrib.is_distributed():
                 raise
             empty = torch.zeros(0, self.mulan.dim)
-            local = (empty, empty, [])
+            local = (empty, empty, [], [])
         parts = gather_objects(local)
         audio, text = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         genres = [genre for p in parts for genre in p[2]]
+        texts = [t for p in parts for t in p[3]]
         if not genres:
             raise BeatLMError(f"no clip of the evaluate split {self.cfg.datasource.evaluate} has a description")
         c = self.cfg.contrastive
         # Retrieval ranks every clip among all of them: computed on the gathered set, the same on every process.
-        return mulan_metrics(self.mulan, audio, text, genres, c.zero_shot_template, c.recall_at)
+        return mulan_metrics(self.mulan, audio, text, genres, c.zero_shot_template, c.recall_at, texts)
 
     def generate(self) -> dict:
         """Fit the MuLaN token quantizer on audio embeddings of training windows (best weights).
