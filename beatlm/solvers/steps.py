@@ -4,6 +4,7 @@ import typing as tp
 
 import flashy
 import torch
+from torch.distributed.fsdp import FullyShardedDataParallel
 
 
 def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer, max_norm: float,
@@ -27,7 +28,6 @@ def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.
         lr_scheduler: Stepped once after the optimizer when given (per-update schedules).
         scaler: Gradient scaler (float16 parameters under FSDP): scales the loss, unscales before clipping.
     """
-    from torch.distributed.fsdp import FullyShardedDataParallel
     optimizer.zero_grad()
     (scaler.scale(loss) if scaler is not None else loss).backward()
     sharded = isinstance(model, FullyShardedDataParallel)
@@ -38,8 +38,11 @@ def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.
     if scaler is not None:
         scaler.unscale_(optimizer)
     if max_norm:
-        clip = model.clip_grad_norm_ if sharded else lambda n: torch.nn.utils.clip_grad_norm_(model.parameters(), n)
-        metrics["grad_norm"] = float(clip(max_norm))
+        if sharded:  # FSDP clips its sharded gradients itself
+            norm = model.clip_grad_norm_(max_norm)
+        else:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        metrics["grad_norm"] = float(norm)
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
