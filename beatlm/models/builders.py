@@ -7,6 +7,8 @@ from audiocraft.models.encodec import CompressionModel
 import omegaconf
 import torch
 
+from ..utils.errors import BeatLMError
+
 if tp.TYPE_CHECKING:
     from audiocraft.models.lm import LMModel
 
@@ -39,6 +41,10 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     from ..modules.text_tokenizer import ClipTokenizer
     from .mulan import MuLaNModel
     a, t = cfg.audio, cfg.text
+    bins = cfg.frontend.n_mels + cfg.frontend.get("n_chroma", 0)
+    if bins % a.patch_size:
+        raise BeatLMError(f"mulan.frontend.n_mels + n_chroma = {bins} must be a multiple of mulan.audio.patch_size "
+                          f"({a.patch_size}): the audio tower cuts frames into whole patches")
     audio = AudioSpectrogramTransformer(
         dim=a.dim, depth=a.depth, heads=a.heads, dim_head=a.dim_head, patch_size=a.patch_size,
         attn_dropout=a.attn_dropout, ff_dropout=a.ff_dropout, patch_dropout_prob=a.patch_dropout,
@@ -69,7 +75,8 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     augment = SpecAugment(**cfg.spec_augment)
     q = cfg.quantizer
     quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)
-    return MuLaNModel(mulan, frontend, augment, quantizer, window=cfg.window, tokenizer=tokenizer)
+    return MuLaNModel(mulan, frontend, augment, quantizer, window=cfg.window, tokenizer=tokenizer,
+                      text_groups=t.get("length_groups", 1))
 
 
 def get_stage_lm(cfg: omegaconf.DictConfig, spec: tp.Mapping[str, tp.Any], mulan: "MuLaNModel",

@@ -5,6 +5,11 @@ its dynamic position bias is an MLP over every pair of patches, so raw 10 s clip
 it is fed log-mel frames instead (`accept_spec=True`, time first). Its own SpecAugment calls
 torchaudio's TimeStretch with the arguments in the wrong order and needs a complex spectrogram, so
 BeatLM replaces it with frequency and time masking on the log-mel frames.
+
+Optionally, chroma rows follow the mel bands: 64 mel bands up to 16 kHz are ~60 Hz wide in the bass,
+far wider than a semitone, so a key is hard to hear in mel frames alone. librosa's chroma filter bank
+folds the same power spectrum onto the 12 pitch classes (audiocraft's `ChromaExtractor` does the same
+from a second, 4096-point STFT: twice the front-end's cost when the corpus's frames are computed).
 """
 
 import typing as tp
@@ -15,26 +20,36 @@ import torchaudio
 
 
 class LogMelFrontend(nn.Module):
-    """Mono waveform [B, T] at `sample_rate` -> log-mel frames [B, frames, n_mels] (time first).
+    """Mono waveform [B, T] at `sample_rate` -> log-mel frames [B, frames, n_bins] (time first).
+
+    `n_bins` is `n_mels + n_chroma`: the mel bands, then (if any) the chroma rows.
 
     Args:
         sample_rate: Expected sample rate of the input.
-        n_mels: Mel bands (a multiple of the AST patch size).
+        n_mels: Mel bands (`n_mels + n_chroma` a multiple of the AST patch size).
         n_fft: FFT size.
         win_length: Window length in samples.
         hop_length: Hop in samples (320 at 16 kHz: 50 frames per second).
         f_min: Lowest mel frequency.
         f_max: Highest mel frequency (None: Nyquist).
+        n_chroma: Chroma rows after the mel bands (0: none; 12: one per semitone). Each frame's chroma is
+            scaled to a maximum of 1 and log-compressed.
     """
 
     def __init__(self, sample_rate: int = 16000, n_mels: int = 64, n_fft: int = 1024, win_length: int = 640,
-                 hop_length: int = 320, f_min: float = 0.0, f_max: tp.Optional[float] = None):
+                 hop_length: int = 320, f_min: float = 0.0, f_max: tp.Optional[float] = None, n_chroma: int = 0):
         super().__init__()
         self.sample_rate = sample_rate
         self.hop_length = hop_length
+        self.n_bins = n_mels + n_chroma
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, win_length=win_length, hop_length=hop_length,
             f_min=f_min, f_max=f_max, n_mels=n_mels, power=2.0)
+        bank = None
+        if n_chroma:
+            from librosa.filters import chroma
+            bank = torch.from_numpy(chroma(sr=sample_rate, n_fft=n_fft, n_chroma=n_chroma, tuning=0.0)).float()
+        self.register_buffer("chroma", bank, persistent=False)  # [n_chroma, n_fft // 2 + 1], or None
 
     @property
     def frame_rate(self) -> float:
@@ -42,8 +57,13 @@ class LogMelFrontend(nn.Module):
         return self.sample_rate / self.hop_length
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        mel = self.mel(wav.float())
-        return torch.log(mel.clamp(min=1e-6)).transpose(-1, -2)
+        power = self.mel.spectrogram(wav.float())  # what MelSpectrogram computes, kept for the chroma
+        frames = torch.log(self.mel.mel_scale(power).clamp(min=1e-6)).transpose(-1, -2)
+        if self.chroma is None:
+            return frames
+        chroma = torch.einsum("cf,...ft->...tc", self.chroma, power)
+        chroma = chroma / chroma.amax(dim=-1, keepdim=True).clamp(min=1e-10)
+        return torch.cat([frames, torch.log(chroma.clamp(min=1e-3))], dim=-1)  # below 1e-3 of the loudest: none
 
 
 class SpecAugment(nn.Module):

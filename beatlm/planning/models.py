@@ -132,15 +132,17 @@ def _mulan(name: str, cfg: omegaconf.DictConfig) -> SolverModels:
     frames = frames // patch * patch  # `MuLaNModel.prepare` cuts frames to whole patches
     mulan.train()
 
+    bins = int(m.frontend.n_mels) + int(m.frontend.get("n_chroma", 0))
+
     def forward(batch: int) -> torch.Tensor:
-        spec = torch.zeros(batch, frames, int(m.frontend.n_mels), device=META)
+        spec = torch.zeros(batch, frames, bins, device=META)
         texts = torch.zeros(batch, int(m.text.max_tokens), dtype=torch.long, device=META)
         audio = mulan.mulan.get_audio_latents(spec)
         text = mulan.mulan.get_text_latents(texts=texts)
         # The contrastive loss has no meta kernel (masked_select); its B x B similarities weigh next to nothing.
         return (audio @ text.t()).sum()
 
-    patches = (frames // patch) * (int(m.frontend.n_mels) // patch)
+    patches = (frames // patch) * (bins // patch)
     return SolverModels(name, cfg, {"mulan": mulan.mulan}, forward,
                         {"audio patches": patches, "text tokens": int(m.text.max_tokens)})
 

@@ -57,3 +57,41 @@ def test_loss_falls_on_a_tiny_set(tiny_mulan):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_chroma_rows_reach_the_audio_tower_and_bad_sizes_are_refused():
+    import pytest
+
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    from beatlm.utils.errors import BeatLMError
+    base = ["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2"]
+    cfg = train.main.get_xp(base + ["mulan.frontend.n_mels=52", "mulan.frontend.n_chroma=12"]).cfg
+    model = get_mulan_model(cfg.mulan).eval()
+    sr = model.sample_rate
+    with torch.no_grad():
+        emb = model.embed_audio(torch.randn(1, 1, 2 * sr) * 0.1, sr)
+    assert model.frontend.n_bins == 64 and emb.shape == (1, model.dim) and torch.isfinite(emb).all()
+    bad = train.main.get_xp(base + ["mulan.frontend.n_mels=64", "mulan.frontend.n_chroma=12"]).cfg
+    with pytest.raises(BeatLMError, match="= 76 must be a multiple"):
+        get_mulan_model(bad.mulan)
+
+
+def test_texts_in_length_groups_give_the_latents_of_one_padded_batch(tiny_mulan):
+    model = copy.deepcopy(tiny_mulan)
+    texts = ["trap", "", "a dark trap beat at 140 bpm in F minor with a heavy 808, hi-hat rolls and an eerie bell",
+             "lo-fi hip hop, dusty piano", "boom bap beat, 90 bpm", "drill beat with sliding 808s"] * 3
+    ids = model.tokenizer(texts)
+    assert ids.shape[1] > 20 and (ids != 0).sum(dim=1).min() < 5  # lengths differ a lot
+    model.text_groups = 1
+    whole = model.embed_text(texts)
+    model.text_groups = 4
+    calls = []
+    handle = model.mulan.text.register_forward_pre_hook(lambda module, args, kwargs: calls.append(
+        kwargs.get("x", args[0] if args else None).shape), with_kwargs=True)
+    grouped = model.embed_text(texts)
+    handle.remove()
+    assert torch.allclose(grouped, whole, atol=1e-5)
+    assert len(calls) == 4 and min(c[1] for c in calls) < ids.shape[1] == max(c[1] for c in calls)
+    grouped.sum().backward()  # gradients flow through the regrouping
+    assert model.mulan.text.token_emb.weight.grad is not None
