@@ -6,9 +6,12 @@ from beatlm.dataset_builders.loops import write_loops
 from beatlm.utils.errors import BeatLMError
 
 
-def test_write_manifest_lists_every_file(tmp_path):
+def test_write_manifest_lists_every_file(tmp_path, capfd):
     write_loops(tmp_path / "audio", count=2, seconds=1.5, sample_rate=16000)
     path = write_manifest(tmp_path / "audio", tmp_path / "egs")
+    assert capfd.readouterr().err == ""  # quiet unless asked
+    write_manifest(tmp_path / "audio", tmp_path / "egs", progress=True)
+    assert "100.0%" in capfd.readouterr().err  # audiocraft's count of the file headers read
     assert path == tmp_path / "egs" / "data.jsonl.gz"
     meta = load_audio_meta(path)
     assert sorted(m.path.rsplit("/", 1)[1] for m in meta) == ["loop_000.wav", "loop_001.wav"]

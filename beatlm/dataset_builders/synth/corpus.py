@@ -177,10 +177,10 @@ def _work(index: int) -> tp.Tuple[int, float]:
 
 # ---------------------------------------------------------------- parent side
 
-def write_manifests(out: Path) -> tp.Dict[str, Path]:
+def write_manifests(out: Path, progress: bool = False) -> tp.Dict[str, Path]:
     """One audiocraft manifest per split (egs/<split>/data.jsonl.gz)."""
     from ...data.manifest import write_manifest
-    return {split: write_manifest(out / "audio" / split, out / "egs" / split) for split in SPLITS
+    return {split: write_manifest(out / "audio" / split, out / "egs" / split, progress=progress) for split in SPLITS
             if (out / "audio" / split).is_dir()}
 
 
@@ -250,7 +250,7 @@ def render_corpus(out: tp.Union[str, Path], num_clips: int, duration: float, sam
     cpu: tp.List[float] = []
     if todo:
         _render_many(todo, chosen, config, out, workers, progress, cpu)
-    manifests = write_manifests(out)
+    manifests = write_manifests(out, progress)
     return {"rendered": len(todo), "present": sum(is_done(out, i) for i in range(num_clips)),
             "cpu_per_clip": float(np.mean(cpu)) if cpu else None, "manifests": manifests}
 
