@@ -12,10 +12,10 @@ $(STAMP): scripts/setup_env.sh pyproject.toml requirements/lock.txt requirements
 setup: $(STAMP)
 
 test: setup
-	$(VENV)/bin/python -m pytest -q --durations=25
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal --durations=25
 
 test-fast: setup
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal -m "not slow"
 
 DEMO_PROMPT ?= boom bap beat with dusty piano, 90 bpm
 demo: setup

@@ -20,6 +20,12 @@ def pytest_configure(config):
     os.environ["AUDIOCRAFT_DORA_DIR"] = str(base / "dora")
     os.environ["BEATLM_CONFIG_DIR"] = str(base / "user_config")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # `make test` runs one pytest worker per core (pytest-xdist): each worker and every process it starts
+        # takes one thread, or the workers' OpenMP pools spin against each other on the shared cores.
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        import torch
+        torch.set_num_threads(1)
 
 
 def _mkdtemp() -> str:
