@@ -3,7 +3,9 @@
 # a held-out corpus. Prints wall times and writes OUT/<tower>.json with the metrics.
 #
 #   scripts/bench_mulan_towers.sh DSET HELDOUT_DIR OUT [tower ...] [-- override ...]
-#   e.g. scripts/bench_mulan_towers.sh beats/beats4k /data/heldout500 /data/bench pretrained transformer -- optim.lr=1e-3
+#   e.g. scripts/bench_mulan_towers.sh beats/beats12k /data/heldout500 /data/bench pretrained transformer -- optim.lr=1e-3
+# (beats12k: `beatlm corpus render --out /data/beats12k --num-clips 12000 --workers 2`; heldout500: the same with
+# `--seed 7 --num-clips 500 --no-dset`)
 #
 # DSET must be findable by Hydra (BEATLM_CONFIG_DIR); HELDOUT_DIR is a `beatlm corpus render` folder.
 set -euo pipefail
