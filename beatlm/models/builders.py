@@ -41,10 +41,10 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     from ..modules.text_tokenizer import ClipTokenizer
     from .mulan import MuLaNModel
     a, t = cfg.audio, cfg.text
-    bins = cfg.frontend.n_mels + cfg.frontend.get("n_chroma", 0)
-    if bins % a.patch_size:
-        raise BeatLMError(f"mulan.frontend.n_mels + n_chroma = {bins} must be a multiple of mulan.audio.patch_size "
-                          f"({a.patch_size}): the audio tower cuts frames into whole patches")
+    frontend = get_mulan_frontend(cfg)
+    if frontend.n_bins % a.patch_size:
+        raise BeatLMError(f"mulan.frontend.n_mels + n_chroma = {frontend.n_bins} must be a multiple of "
+                          f"mulan.audio.patch_size ({a.patch_size}): the audio tower cuts frames into whole patches")
     audio = AudioSpectrogramTransformer(
         dim=a.dim, depth=a.depth, heads=a.heads, dim_head=a.dim_head, patch_size=a.patch_size,
         attn_dropout=a.attn_dropout, ff_dropout=a.ff_dropout, patch_dropout_prob=a.patch_dropout,
@@ -71,7 +71,6 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
         p = t.pretrained
         mulan.text = PretrainedTextTower(dim=t.dim, name_or_path=p.name_or_path, sha256=p.sha256,
                                          head_hidden=p.head_hidden, max_length=t.max_tokens)
-    frontend = get_mulan_frontend(cfg)
     augment = SpecAugment(**cfg.spec_augment)
     q = cfg.quantizer
     quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)

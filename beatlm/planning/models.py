@@ -132,7 +132,7 @@ def _mulan(name: str, cfg: omegaconf.DictConfig) -> SolverModels:
     frames = frames // patch * patch  # `MuLaNModel.prepare` cuts frames to whole patches
     mulan.train()
 
-    bins = int(m.frontend.n_mels) + int(m.frontend.get("n_chroma", 0))
+    bins = mulan.frontend.n_bins
 
     def forward(batch: int) -> torch.Tensor:
         spec = torch.zeros(batch, frames, bins, device=META)
