@@ -20,6 +20,10 @@ def pytest_configure(config):
     os.environ["AUDIOCRAFT_DORA_DIR"] = str(base / "dora")
     os.environ["BEATLM_CONFIG_DIR"] = str(base / "user_config")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # librosa's numba kernels cache their compiled code next to librosa in the venv. Two pytest workers
+    # compiling the same kernel at once in a fresh venv wrote a cache that then crashed every process loading
+    # it (segfault in librosa.util.localmax): each run (each worker) compiles into its own folder instead.
+    os.environ["NUMBA_CACHE_DIR"] = str(base / "numba")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # `make test` runs one pytest worker per core (pytest-xdist): each worker and every process it starts
         # takes one thread, or the workers' OpenMP pools spin against each other on the shared cores.
