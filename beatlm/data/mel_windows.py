@@ -41,12 +41,13 @@ class MelWindowDataset(torch.utils.data.Dataset):
             time. Either way item i depends only on the seed, the epoch and i (see `beatlm.data.sharding`).
         seed: Seed of the draws.
         batch_size: Clips per front-end call while building.
+        num_workers: Worker processes that read and transform clips while building (0: this process).
         progress: Show a progress bar while building.
     """
 
     def __init__(self, manifests: tp.Sequence[tp.Any], frontend: tp.Any, segment_duration: float,
                  num_samples: tp.Optional[int] = None, shuffle: bool = True, seed: int = 0, batch_size: int = 32,
-                 progress: bool = True):
+                 num_workers: int = 0, progress: bool = True):
         self.frontend = frontend
         self.window_frames = int(round(segment_duration * frontend.sample_rate / frontend.hop_length))
         if self.window_frames < 1:
@@ -55,60 +56,41 @@ class MelWindowDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.epoch = 0
         self.paths: tp.List[str] = []
-        frames, energy, skipped = self._build(manifest_entries(list(manifests)), batch_size, progress)
-        if not frames:
+        frames, energy, lengths, skipped = self._build(manifest_entries(list(manifests)), batch_size, num_workers,
+                                                       progress)
+        if not self.paths:
             raise BeatLMError(f"no clip of {', '.join(map(str, manifests))} could be read (first: {skipped[0]})")
         if skipped:
             logger.warning("log-mel windows: skipped %d clips that could not be read (first: %s)",
                            len(skipped), skipped[0])
-        lengths = torch.tensor([f.shape[0] for f in frames])
         self.offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
-        self.frames = torch.cat(frames)  # float16 [total frames, n_mels]
-        self.energy = torch.cat(energy)  # mean square of the audio under each frame [total frames]
+        self.frames = frames  # float16 [total frames, n_bins]
+        self.energy = energy  # mean square of the audio under each frame [total frames]
         self.weights = lengths.double() / lengths.sum()
         self.num_samples = len(self.paths) if num_samples is None else int(num_samples)
 
-    def _build(self, entries: tp.Sequence[tp.Any], batch_size: int,
-               progress: bool) -> tp.Tuple[tp.List[torch.Tensor], tp.List[torch.Tensor], tp.List[str]]:
-        from audiocraft.data.audio_utils import convert_audio
+    def _build(self, entries: tp.Sequence[tp.Any], batch_size: int, num_workers: int,
+               progress: bool) -> tp.Tuple[torch.Tensor, torch.Tensor, torch.Tensor, tp.List[str]]:
+        """(frames [total, n_bins] float16, energy [total], frames per clip [clips], skip reasons); fills `paths`."""
         from tqdm import tqdm
-        sample_rate, hop = int(self.frontend.sample_rate), int(self.frontend.hop_length)
+        chunks = _ClipFrames(entries, self.frontend, batch_size)
+        # Workers (one thread each) read and transform chunks in parallel; order is kept.
+        loader = torch.utils.data.DataLoader(chunks, batch_size=None, num_workers=num_workers)
         frames: tp.List[torch.Tensor] = []
         energy: tp.List[torch.Tensor] = []
+        lengths: tp.List[int] = []
         skipped: tp.List[str] = []
-        pending: tp.List[tp.Tuple[str, torch.Tensor]] = []
-
-        def flush() -> None:
-            by_length: tp.Dict[int, tp.List[tp.Tuple[str, torch.Tensor]]] = {}
-            for path, wav in pending:
-                by_length.setdefault(wav.shape[-1], []).append((path, wav))
-            for group in by_length.values():
-                wav = torch.stack([w for _, w in group])
-                mels = self.frontend(wav)  # [B, F, n_mels]
-                count = mels.shape[1]
-                padded = torch.nn.functional.pad(wav, (0, max(0, count * hop - wav.shape[-1])))
-                power = padded[:, :count * hop].reshape(len(group), count, hop).pow(2).mean(dim=-1)
-                for (path, _), mel, pw in zip(group, mels, power):
-                    self.paths.append(path)
-                    frames.append(mel.to(torch.float16))  # float32 until the end doubled the peak (4.2 GB, 10k clips)
-                    energy.append(pw)
-            pending.clear()
-
-        with torch.no_grad():
-            for entry in tqdm(entries, unit="clip", desc="log-mel frames", disable=not progress):
-                try:
-                    wav, sr = read_clip(entry.path)
-                except BeatLMError as exc:
-                    skipped.append(str(exc))
-                    continue
-                if wav.shape[-1] == 0:
-                    skipped.append(f"{entry.path} is empty")
-                    continue
-                pending.append((str(entry.path), convert_audio(wav.float(), sr, sample_rate, 1)[0]))
-                if len(pending) >= batch_size:
-                    flush()
-            flush()
-        return frames, energy, skipped
+        with tqdm(total=len(entries), unit="clip", desc="log-mel frames", disable=not progress) as bar:
+            for chunk in loader:
+                self.paths.extend(chunk.paths)
+                frames.append(chunk.frames.clone())  # a private copy: a worker's shared tensor holds a file handle
+                energy.append(chunk.energy.clone())
+                lengths.extend(chunk.lengths)
+                skipped.extend(chunk.skipped)
+                bar.update(len(chunk.paths) + len(chunk.skipped))
+        if not lengths:
+            return torch.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.long), skipped
+        return torch.cat(frames), torch.cat(energy), torch.tensor(lengths), skipped
 
     def __len__(self) -> int:
         return self.num_samples
@@ -138,3 +120,57 @@ class MelWindowDataset(torch.utils.data.Dataset):
     def collate(items: tp.Sequence[tp.Tuple[torch.Tensor, MelWindow]]) -> tp.Tuple[torch.Tensor, tp.List[MelWindow]]:
         """Batch items: frames [B, window_frames, n_mels] and their `MelWindow`s."""
         return torch.stack([frames for frames, _ in items]), [info for _, info in items]
+
+
+class _Chunk(tp.NamedTuple):
+    paths: tp.List[str]  # the clips read, in manifest order
+    frames: torch.Tensor  # float16 [their frames, n_bins], clip after clip
+    energy: torch.Tensor  # mean square of the audio under each frame
+    lengths: tp.List[int]  # frames per clip
+    skipped: tp.List[str]  # why the other clips could not be read
+
+
+class _ClipFrames(torch.utils.data.Dataset):
+    """Chunk i of a list of manifest entries -> the log-mel frames of its clips (a `_Chunk`)."""
+
+    def __init__(self, entries: tp.Sequence[tp.Any], frontend: tp.Any, chunk_size: int):
+        self.entries = list(entries)
+        self.frontend = frontend
+        self.chunk_size = max(1, int(chunk_size))
+
+    def __len__(self) -> int:
+        return -(-len(self.entries) // self.chunk_size)
+
+    def __getitem__(self, index: int) -> _Chunk:
+        from audiocraft.data.audio_utils import convert_audio
+        sample_rate, hop = int(self.frontend.sample_rate), int(self.frontend.hop_length)
+        wavs: tp.List[tp.Tuple[str, torch.Tensor]] = []
+        skipped: tp.List[str] = []
+        for entry in self.entries[index * self.chunk_size:(index + 1) * self.chunk_size]:
+            try:
+                wav, sr = read_clip(entry.path)
+            except BeatLMError as exc:
+                skipped.append(str(exc))
+                continue
+            if wav.shape[-1] == 0:
+                skipped.append(f"{entry.path} is empty")
+                continue
+            wavs.append((str(entry.path), convert_audio(wav.float(), sr, sample_rate, 1)[0]))
+        by_length: tp.Dict[int, tp.List[int]] = {}  # clips of one length go through the front-end together
+        for i, (_, wav) in enumerate(wavs):
+            by_length.setdefault(wav.shape[-1], []).append(i)
+        results: tp.Dict[int, tp.Tuple[torch.Tensor, torch.Tensor]] = {}
+        with torch.no_grad():
+            for group in by_length.values():
+                wav = torch.stack([wavs[i][1] for i in group])
+                mels = self.frontend(wav)  # [B, F, n_bins]
+                count = mels.shape[1]
+                padded = torch.nn.functional.pad(wav, (0, max(0, count * hop - wav.shape[-1])))
+                power = padded[:, :count * hop].reshape(len(group), count, hop).pow(2).mean(dim=-1)
+                for i, mel, pw in zip(group, mels, power):
+                    results[i] = (mel.to(torch.float16), pw)
+        ordered = [results[i] for i in range(len(wavs))]
+        empty = torch.zeros(0, int(self.frontend.n_bins), dtype=torch.float16)
+        return _Chunk([path for path, _ in wavs], torch.cat([m for m, _ in ordered]) if ordered else empty,
+                      torch.cat([p for _, p in ordered]) if ordered else torch.zeros(0),
+                      [m.shape[0] for m, _ in ordered], skipped)

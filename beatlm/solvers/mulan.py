@@ -82,7 +82,7 @@ class MulanSolver(base.StandardSolver):
                 opts = self.cfg.dataset[split]
                 dataset = MelWindowDataset([self.cfg.datasource[split]], frontend, self.cfg.dataset.segment_duration,
                                            num_samples=opts.get("num_samples"), shuffle=bool(opts.get("shuffle", True)),
-                                           seed=self.cfg.seed)
+                                           seed=self.cfg.seed, num_workers=self.cfg.dataset.num_workers)
                 # Each process reads its share of every batch (beatlm.data.sharding).
                 self.dataloaders[split] = rank_loader(dataset, self.cfg.dataset.batch_size, lockstep=split,
                                                       num_workers=self.cfg.dataset.num_workers,

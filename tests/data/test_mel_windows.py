@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from beatlm.data.clips import read_clip
+from beatlm.data.clips import manifest_entries, read_clip
 from beatlm.data.mel_windows import MelWindow, MelWindowDataset
 from beatlm.modules.mulan_frontend import LogMelFrontend
 from beatlm.utils.errors import BeatLMError
@@ -31,6 +31,16 @@ def test_frames_are_the_front_end_of_the_clip(beat_corpus, frontend):
     assert info.rms == pytest.approx(float(wav[:, start * 640:(start + 200) * 640].pow(2).mean().sqrt()), rel=0.05)
     again, _ = dataset[0]
     assert torch.equal(frames, again)  # shuffle=False: the same window every time
+
+
+def test_worker_processes_build_the_same_frames_in_manifest_order(beat_corpus, frontend):
+    manifests = [beat_corpus / "egs" / "train"]
+    alone = MelWindowDataset(manifests, frontend, segment_duration=2.0, batch_size=4, progress=False)
+    workers = MelWindowDataset(manifests, frontend, segment_duration=2.0, batch_size=4, num_workers=2, progress=False)
+    assert alone.paths == workers.paths == [str(e.path) for e in manifest_entries(manifests)]
+    assert torch.equal(alone.offsets, workers.offsets) and alone.frames.dtype == torch.float16
+    assert torch.allclose(alone.frames.float(), workers.frames.float(), atol=2e-2)  # one thread or two: float rounding
+    assert torch.allclose(alone.energy, workers.energy)
 
 
 def test_random_windows_and_padding_of_short_clips(beat_corpus, frontend):
