@@ -1,5 +1,6 @@
 """Factories that build BeatLM's models from an OmegaConf config."""
 
+import math
 import typing as tp
 
 from audiocraft.models import builders as ac_builders
@@ -66,6 +67,8 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     mulan = MuLaN(audio_transformer=audio, text_transformer=text, dim_latent=cfg.dim_latent,
                   decoupled_contrastive_learning=cfg.loss == "decoupled",
                   sigmoid_contrastive_loss=cfg.loss == "sigmoid")
+    with torch.no_grad():  # musiclm-pytorch's MuLaN does not pass its losses' `init_temp` on
+        mulan.contrast.temperatures.fill_(math.log(cfg.get("init_temp", 10.0)))
     if t.tower == "pretrained":
         from ..modules.pretrained_text import PretrainedTextTower
         p = t.pretrained

@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -60,8 +61,6 @@ def test_loss_falls_on_a_tiny_set(tiny_mulan):
 
 
 def test_chroma_rows_reach_the_audio_tower_and_bad_sizes_are_refused():
-    import pytest
-
     from beatlm import train
     from beatlm.models.builders import get_mulan_model
     from beatlm.utils.errors import BeatLMError
@@ -95,3 +94,12 @@ def test_texts_in_length_groups_give_the_latents_of_one_padded_batch(tiny_mulan)
     assert len(calls) == 4 and min(c[1] for c in calls) < ids.shape[1] == max(c[1] for c in calls)
     grouped.sum().backward()  # gradients flow through the regrouping
     assert model.mulan.text.token_emb.weight.grad is not None
+
+
+def test_contrastive_loss_starts_at_the_configured_temperature():
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    base = ["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2"]
+    for extra, expected in [([], 30.0), (["mulan.init_temp=10"], 10.0)]:  # micro's default, then set
+        model = get_mulan_model(train.main.get_xp(base + extra).cfg.mulan)
+        assert float(model.mulan.contrast.temperatures.exp()) == pytest.approx(expected)
