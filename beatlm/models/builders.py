@@ -67,7 +67,9 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     mulan = MuLaN(audio_transformer=audio, text_transformer=text, dim_latent=cfg.dim_latent,
                   decoupled_contrastive_learning=cfg.loss == "decoupled",
                   sigmoid_contrastive_loss=cfg.loss == "sigmoid")
-    with torch.no_grad():  # musiclm-pytorch's MuLaN does not pass its losses' `init_temp` on
+    # musiclm-pytorch's MuLaN does not pass its losses' `init_temp` on. Configs saved in exports made before
+    # `init_temp` existed lack it: their learned value is loaded over this one anyway.
+    with torch.no_grad():
         mulan.contrast.temperatures.fill_(math.log(cfg.get("init_temp", 10.0)))
     if t.tower == "pretrained":
         from ..modules.pretrained_text import PretrainedTextTower
