@@ -69,8 +69,11 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
                   sigmoid_contrastive_loss=cfg.loss == "sigmoid")
     # musiclm-pytorch's MuLaN does not pass its losses' `init_temp` on. Configs saved in exports made before
     # `init_temp` existed lack it: their learned value is loaded over this one anyway.
+    init_temp = float(cfg.get("init_temp", 10.0))
+    if not init_temp > 0:
+        raise BeatLMError(f"mulan.init_temp={init_temp:g} must be positive (it multiplies the cosine similarities)")
     with torch.no_grad():
-        mulan.contrast.temperatures.fill_(math.log(cfg.get("init_temp", 10.0)))
+        mulan.contrast.temperatures.fill_(math.log(init_temp))
     if t.tower == "pretrained":
         from ..modules.pretrained_text import PretrainedTextTower
         p = t.pretrained

@@ -103,3 +103,6 @@ def test_contrastive_loss_starts_at_the_configured_temperature():
     for extra, expected in [([], 30.0), (["mulan.init_temp=10"], 10.0)]:  # micro's default, then set
         model = get_mulan_model(train.main.get_xp(base + extra).cfg.mulan)
         assert float(model.mulan.contrast.temperatures.exp()) == pytest.approx(expected)
+    from beatlm.utils.errors import BeatLMError
+    with pytest.raises(BeatLMError, match="init_temp=0 must be positive"):
+        get_mulan_model(train.main.get_xp(base + ["mulan.init_temp=0"]).cfg.mulan)
