@@ -40,13 +40,15 @@ class MelWindowDataset(torch.utils.data.Dataset):
         shuffle: Random windows that change with the epoch (`set_epoch`); if False, item i is the same every
             time. Either way item i depends only on the seed, the epoch and i (see `beatlm.data.sharding`).
         seed: Seed of the draws.
-        batch_size: Clips per front-end call while building.
+        batch_size: Clips per front-end call while building. Small batches are faster: the STFT's power
+            spectrum of 8 ten-second clips stays in the CPU cache, that of 32 does not (1000 clips on 2
+            workers: 8.4-10 s at 4-8 clips, 16-18 s at 32).
         num_workers: Worker processes that read and transform clips while building (0: this process).
         progress: Show a progress bar while building.
     """
 
     def __init__(self, manifests: tp.Sequence[tp.Any], frontend: tp.Any, segment_duration: float,
-                 num_samples: tp.Optional[int] = None, shuffle: bool = True, seed: int = 0, batch_size: int = 32,
+                 num_samples: tp.Optional[int] = None, shuffle: bool = True, seed: int = 0, batch_size: int = 8,
                  num_workers: int = 0, progress: bool = True):
         self.frontend = frontend
         self.window_frames = int(round(segment_duration * frontend.sample_rate / frontend.hop_length))
