@@ -10,6 +10,9 @@ import torch
 
 from ..utils.errors import BeatLMError
 
+# Largest `mulan.max_temp`: exp(80 * cosine) summed over a global batch of 4096 stays below float32's 3.4e38.
+MAX_TEMP = 80.0
+
 if tp.TYPE_CHECKING:
     from audiocraft.models.lm import LMModel
 
@@ -69,9 +72,12 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
                   sigmoid_contrastive_loss=cfg.loss == "sigmoid")
     # musiclm-pytorch's MuLaN does not pass its losses' `init_temp` on. Configs saved in exports made before
     # `init_temp` existed lack it: their learned value is loaded over this one anyway.
-    init_temp = float(cfg.get("init_temp", 10.0))
+    init_temp, max_temp = float(cfg.get("init_temp", 10.0)), float(cfg.get("max_temp", MAX_TEMP))
     if not init_temp > 0:
         raise BeatLMError(f"mulan.init_temp={init_temp:g} must be positive (it multiplies the cosine similarities)")
+    if not init_temp <= max_temp <= MAX_TEMP:
+        raise BeatLMError(f"mulan.max_temp={max_temp:g} must lie between mulan.init_temp={init_temp:g} and "
+                          f"{MAX_TEMP:g} (the contrastive losses exponentiate the scaled similarities in float32)")
     with torch.no_grad():
         mulan.contrast.temperatures.fill_(math.log(init_temp))
     if t.tower == "pretrained":
@@ -83,7 +89,7 @@ def get_mulan_model(cfg: omegaconf.DictConfig) -> "MuLaNModel":
     q = cfg.quantizer
     quantizer = MulanQuantizer(cfg.dim_latent, levels=q.levels, bins=q.bins, decay=q.decay, kmeans_iters=q.kmeans_iters)
     return MuLaNModel(mulan, frontend, augment, quantizer, window=cfg.window, tokenizer=tokenizer,
-                      text_groups=t.get("length_groups", 1))
+                      text_groups=t.get("length_groups", 1), max_temp=max_temp)
 
 
 def get_stage_lm(cfg: omegaconf.DictConfig, spec: tp.Mapping[str, tp.Any], mulan: "MuLaNModel",

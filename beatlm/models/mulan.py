@@ -33,8 +33,10 @@ class MuLaNModel(nn.Module):
     """
 
     def __init__(self, mulan: nn.Module, frontend: LogMelFrontend, augment: SpecAugment, quantizer: MulanQuantizer,
-                 window: float, tokenizer: tp.Optional[ClipTokenizer] = None, text_groups: int = 1):
+                 window: float, tokenizer: tp.Optional[ClipTokenizer] = None, text_groups: int = 1,
+                 max_temp: tp.Optional[float] = None):
         super().__init__()
+        self.max_temp = max_temp
         self.text_groups = max(1, int(text_groups))
         self.mulan = mulan
         self.frontend = frontend
@@ -61,6 +63,16 @@ class MuLaNModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def clamp_temperature(self) -> None:
+        """Keep the contrastive loss's learned inverse temperature at most `max_temp` (if set; after each update).
+
+        musiclm-pytorch's losses compute exp(temperature * cosine) without subtracting a maximum: a temperature
+        that kept rising would overflow float32 (CLIP clamps its learned logit scale the same way).
+        """
+        if self.max_temp is not None:
+            with torch.no_grad():
+                self.mulan.contrast.temperatures.clamp_(max=math.log(self.max_temp))
 
     def frames(self, wav: torch.Tensor) -> torch.Tensor:
         """Mono waveforms [B, T] at `sample_rate` -> log-mel frames [B, frames, n_mels] cut to whole patches."""

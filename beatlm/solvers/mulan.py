@@ -2,7 +2,8 @@
 
 Trains on (audio window, caption) pairs from manifests whose clips carry MusicInfo sidecars
 (audiocraft's MusicDataset), with audiocraft's StandardSolver machinery (checkpoints, resume, EMA,
-best state by validation loss) and a learning rate reduced on plateau of the validation loss.
+best state by validation loss) and a learning rate reduced on plateau of the validation loss
+(`schedule.lr_scheduler=plateau`) or one of audiocraft's per-update schedules.
 Stages: train / valid (contrastive loss), evaluate (text-to-audio recall@k, median rank, zero-shot
 style accuracy, each with its chance level), generate (fits the MuLaN token quantizer on audio
 embeddings of the training split; MuLaN generates no audio).
@@ -60,10 +61,15 @@ class MulanSolver(base.StandardSolver):
         self.quantizer = self.mulan.quantizer
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = builders.get_optimizer(params, self.cfg.optim)
-        plateau = self.cfg.schedule.plateau
-        self.lr_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=plateau.factor, patience=plateau.patience,
-            threshold=plateau.threshold, min_lr=plateau.min_lr)
+        self.plateau = self.cfg.schedule.lr_scheduler == "plateau"
+        if self.plateau:  # stepped on each validation loss
+            plateau = self.cfg.schedule.plateau
+            self.lr_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="min", factor=plateau.factor, patience=plateau.patience,
+                threshold=plateau.threshold, min_lr=plateau.min_lr)
+        else:  # audiocraft's per-update schedules (cosine, polynomial_decay, ...) over the whole run
+            updates = self.cfg.optim.epochs * self.cfg.optim.updates_per_epoch
+            self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
         self.register_stateful("model", "quantizer", "optimizer", "lr_scheduler")
         self.register_best_state("model")
         self.register_ema("model")
@@ -135,7 +141,9 @@ class MulanSolver(base.StandardSolver):
         self.mulan.train(self.is_training)
         loss = self.mulan.loss_from_frames(self._frames(audio), texts)
         if self.is_training:
-            optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics)
+            optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics,
+                     None if self.plateau else self.lr_scheduler)
+            self.mulan.clamp_temperature()
         metrics["loss"] = loss.item()
         return metrics
 
@@ -152,7 +160,7 @@ class MulanSolver(base.StandardSolver):
 
     def valid(self) -> dict:
         metrics = super().valid()
-        if "loss" in metrics:
+        if self.plateau and "loss" in metrics:
             self.lr_scheduler.step(metrics["loss"])
         return metrics
 

@@ -1,6 +1,7 @@
 """MuLaNModel: embeddings of any rate and length, text embeddings, the contrastive loss falls."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -100,9 +101,25 @@ def test_contrastive_loss_starts_at_the_configured_temperature():
     from beatlm import train
     from beatlm.models.builders import get_mulan_model
     base = ["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2"]
-    for extra, expected in [([], 30.0), (["mulan.init_temp=10"], 10.0)]:  # micro's default, then set
+    for extra, expected in [([], 50.0), (["mulan.init_temp=10"], 10.0)]:  # micro's default, then set
         model = get_mulan_model(train.main.get_xp(base + extra).cfg.mulan)
         assert float(model.mulan.contrast.temperatures.exp()) == pytest.approx(expected)
     from beatlm.utils.errors import BeatLMError
     with pytest.raises(BeatLMError, match="init_temp=0 must be positive"):
         get_mulan_model(train.main.get_xp(base + ["mulan.init_temp=0"]).cfg.mulan)
+    for bad in (["mulan.init_temp=90"], ["mulan.max_temp=100"]):
+        with pytest.raises(BeatLMError, match="max_temp=.* must lie between"):
+            get_mulan_model(train.main.get_xp(base + bad).cfg.mulan)
+
+
+def test_the_temperature_is_clamped_below_float32_overflow():
+    from beatlm import train
+    from beatlm.models.builders import get_mulan_model
+    model = get_mulan_model(train.main.get_xp(["solver=musiclm/mulan", "model_scale=micro"]).cfg.mulan)
+    latents = torch.nn.functional.normalize(torch.randn(8, model.dim), dim=-1)
+    with torch.no_grad():
+        model.mulan.contrast.temperatures.fill_(math.log(100.0))
+    assert not torch.isfinite(model.mulan.contrast(latents, latents))  # why the clamp: exp(100) overflows
+    model.clamp_temperature()
+    assert float(model.mulan.contrast.temperatures.exp()) == pytest.approx(80.0)
+    assert torch.isfinite(model.mulan.contrast(latents, latents))

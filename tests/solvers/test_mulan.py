@@ -1,6 +1,7 @@
 """The MuLaN solver: Dora training with metrics and the quantizer, resume, export, `beatlm eval mulan`."""
 
 import json
+import math
 from pathlib import Path
 
 from audiocraft.data.music_dataset import MusicInfo
@@ -56,11 +57,27 @@ def test_a_training_step_on_frames_or_audio(in_memory, beat_corpus, dora_dir):
     assert isinstance(solver.dataloaders["train"].dataset, MelWindowDataset) == in_memory
     assert not isinstance(solver.dataloaders["evaluate"].dataset, MelWindowDataset)  # whole clips of audio
     solver._current_stage = "train"
+    with torch.no_grad():
+        solver.model.contrast.temperatures.fill_(math.log(85.0))  # above max_temp (80), still finite
     before = [p.detach().clone() for p in solver.model.parameters() if p.requires_grad]
     metrics = solver.run_step(0, next(iter(solver.dataloaders["train"])), {})
     assert metrics["loss"] > 0 and metrics["lr"] > 0
+    assert float(solver.model.contrast.temperatures.exp()) == pytest.approx(80.0)  # clamped after the update
+    assert solver.optimizer.defaults["fused"]  # torch's one-pass AdamW (config/solver/musiclm/mulan.yaml)
     after = [p for p in solver.model.parameters() if p.requires_grad]
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_a_per_update_learning_rate_schedule(beat_corpus, dora_dir):
+    from beatlm import train
+    xp = train.main.get_xp(_args(beat_corpus, "schedule.lr_scheduler=cosine", "schedule.cosine.warmup=4",
+                                 "optim.lr=1e-3"))
+    with xp.enter():
+        solver = train.get_solver(xp.cfg)
+    solver._current_stage = "train"
+    batch = next(iter(solver.dataloaders["train"]))
+    lrs = [solver.run_step(i, batch, {})["lr"] for i in range(3)]
+    assert lrs == pytest.approx([0.25e-3, 0.5e-3, 0.75e-3])  # warmed up once per update
 
 
 @pytest.mark.slow
