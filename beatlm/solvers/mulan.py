@@ -69,7 +69,13 @@ class MulanSolver(base.StandardSolver):
                 threshold=plateau.threshold, min_lr=plateau.min_lr)
         else:  # audiocraft's per-update schedules (cosine, polynomial_decay, ...) over the whole run
             updates = self.cfg.optim.epochs * self.cfg.optim.updates_per_epoch
-            self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
+            try:
+                self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
+            except (ValueError, TypeError, AssertionError) as exc:  # an unknown name, or no `warmup` set
+                name = self.cfg.schedule.lr_scheduler
+                raise BeatLMError(f"schedule.lr_scheduler={name} cannot be built ({exc or type(exc).__name__}): "
+                                  f"use plateau or one of audiocraft's schedules, with schedule.{name}.warmup set"
+                                  ) from None
         self.register_stateful("model", "quantizer", "optimizer", "lr_scheduler")
         self.register_best_state("model")
         self.register_ema("model")

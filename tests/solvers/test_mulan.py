@@ -78,6 +78,11 @@ def test_a_per_update_learning_rate_schedule(beat_corpus, dora_dir):
     batch = next(iter(solver.dataloaders["train"]))
     lrs = [solver.run_step(i, batch, {})["lr"] for i in range(3)]
     assert lrs == pytest.approx([0.25e-3, 0.5e-3, 0.75e-3])  # warmed up once per update
+    from beatlm.utils.errors import BeatLMError
+    for bad in (["schedule.lr_scheduler=sawtooth"], ["schedule.lr_scheduler=cosine"]):  # unknown; warmup unset
+        xp = train.main.get_xp(_args(beat_corpus, *bad))
+        with xp.enter(), pytest.raises(BeatLMError, match="schedule.lr_scheduler=.* cannot be built"):
+            train.get_solver(xp.cfg)
 
 
 @pytest.mark.slow
