@@ -61,8 +61,7 @@ class MulanSolver(base.StandardSolver):
         self.quantizer = self.mulan.quantizer
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = builders.get_optimizer(params, self.cfg.optim)
-        self.plateau = self.cfg.schedule.lr_scheduler == "plateau"
-        if self.plateau:  # stepped on each validation loss
+        if self.cfg.schedule.lr_scheduler == "plateau":  # stepped on each validation loss
             plateau = self.cfg.schedule.plateau
             self.lr_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="min", factor=plateau.factor, patience=plateau.patience,
@@ -79,6 +78,11 @@ class MulanSolver(base.StandardSolver):
         self.register_stateful("model", "quantizer", "optimizer", "lr_scheduler")
         self.register_best_state("model")
         self.register_ema("model")
+
+    @property
+    def _plateau(self) -> bool:
+        """Whether the learning rate follows the validation loss (else a per-update schedule, or none)."""
+        return isinstance(self.lr_scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
     def build_dataloaders(self) -> None:
         world, valid = flashy.distrib.world_size(), self.cfg.dataset.valid.get("num_samples")
@@ -148,7 +152,7 @@ class MulanSolver(base.StandardSolver):
         loss = self.mulan.loss_from_frames(self._frames(audio), texts)
         if self.is_training:
             optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics,
-                     None if self.plateau else self.lr_scheduler)
+                     None if self._plateau else self.lr_scheduler)
             self.mulan.clamp_temperature()
         metrics["loss"] = loss.item()
         return metrics
@@ -166,7 +170,7 @@ class MulanSolver(base.StandardSolver):
 
     def valid(self) -> dict:
         metrics = super().valid()
-        if self.plateau and "loss" in metrics:
+        if self._plateau and "loss" in metrics:
             self.lr_scheduler.step(metrics["loss"])
         return metrics
 
