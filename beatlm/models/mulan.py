@@ -64,6 +64,11 @@ class MuLaNModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def temperature(self) -> float:
+        """The contrastive loss's learned inverse temperature (the scale of its cosine similarities)."""
+        return float(self.mulan.contrast.temperatures.detach().exp().mean())
+
     def clamp_temperature(self) -> None:
         """Keep the contrastive loss's learned inverse temperature at most `max_temp` (if set; after each update).
 

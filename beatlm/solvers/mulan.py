@@ -47,7 +47,8 @@ class MulanSolver(base.StandardSolver):
         return "loss"
 
     def get_formatter(self, stage_name: str) -> flashy.Formatter:
-        return flashy.Formatter({"lr": ".2E", "grad_norm": ".3E", "loss": ".4f", "peak_rss_gb": ".2f"},
+        return flashy.Formatter({"lr": ".2E", "grad_norm": ".3E", "loss": ".4f", "peak_rss_gb": ".2f",
+                                 "temperature": ".2f"},
                                 exclude_keys=["recall@*_chance", "zero_shot_chance", "zero_shot_classes"])
 
     def build_model(self) -> None:
@@ -154,6 +155,7 @@ class MulanSolver(base.StandardSolver):
             optimize(loss, self.model, self.optimizer, self.cfg.optim.max_norm, metrics,
                      None if self._plateau else self.lr_scheduler)
             self.mulan.clamp_temperature()
+            metrics["temperature"] = self.mulan.temperature
         metrics["loss"] = loss.item()
         return metrics
 

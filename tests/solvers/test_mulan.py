@@ -63,6 +63,7 @@ def test_a_training_step_on_frames_or_audio(in_memory, beat_corpus, dora_dir):
     metrics = solver.run_step(0, next(iter(solver.dataloaders["train"])), {})
     assert metrics["loss"] > 0 and metrics["lr"] > 0
     assert float(solver.model.contrast.temperatures.exp()) == pytest.approx(80.0)  # clamped after the update
+    assert metrics["temperature"] == pytest.approx(80.0)  # logged after the clamp
     assert solver.optimizer.defaults["fused"]  # torch's one-pass AdamW (config/solver/musiclm/mulan.yaml)
     after = [p for p in solver.model.parameters() if p.requires_grad]
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
