@@ -26,7 +26,7 @@ from ..metrics.mulan import embed_pairs, mulan_metrics
 from ..models.builders import get_mulan_frontend, get_mulan_model
 from ..utils.errors import BeatLMError
 from .distrib import gather_objects, global_sum
-from .steps import optimize
+from .steps import lr_scheduler, optimize
 
 logger = logging.getLogger(__name__)
 SKIP_REASONS = {"no_caption": "no caption (a sidecar description is missing or empty)",
@@ -69,13 +69,7 @@ class MulanSolver(base.StandardSolver):
                 threshold=plateau.threshold, min_lr=plateau.min_lr)
         else:  # audiocraft's per-update schedules (cosine, polynomial_decay, ...) over the whole run
             updates = self.cfg.optim.epochs * self.cfg.optim.updates_per_epoch
-            try:
-                self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
-            except (ValueError, TypeError, AssertionError) as exc:  # an unknown name, or no `warmup` set
-                name = self.cfg.schedule.lr_scheduler
-                raise BeatLMError(f"schedule.lr_scheduler={name} cannot be built ({exc or type(exc).__name__}): "
-                                  f"use plateau or one of audiocraft's schedules, with schedule.{name}.warmup set"
-                                  ) from None
+            self.lr_scheduler = lr_scheduler(self.optimizer, self.cfg.schedule, updates)
         self.register_stateful("model", "quantizer", "optimizer", "lr_scheduler")
         self.register_best_state("model")
         self.register_ema("model")

@@ -34,7 +34,7 @@ from ..modules.semantic_tokenizer import SemanticTokenizer
 from ..modules.token_conditioner import token_condition
 from ..utils.errors import BeatLMError
 from .distrib import global_sum
-from .steps import optimize
+from .steps import lr_scheduler, optimize
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "evaluate", "generate")
@@ -152,7 +152,7 @@ class StageSolver(base.StandardSolver):
             self._wrap_with_fsdp()
         self.optimizer = builders.get_optimizer(builders.get_optim_parameter_groups(self.model), self.cfg.optim)
         updates = self.cfg.optim.epochs * self.cfg.optim.updates_per_epoch
-        self.lr_scheduler = builders.get_lr_scheduler(self.optimizer, self.cfg.schedule, updates)
+        self.lr_scheduler = lr_scheduler(self.optimizer, self.cfg.schedule, updates)
         self.register_stateful("stage_spec", "model", "optimizer", "lr_scheduler")
         if self.scaler is not None:
             self.register_stateful("scaler")

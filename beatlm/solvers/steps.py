@@ -2,9 +2,26 @@
 
 import typing as tp
 
+from audiocraft.solvers import builders
 import flashy
+import omegaconf
 import torch
 from torch.distributed.fsdp import FullyShardedDataParallel
+
+from ..utils.errors import BeatLMError
+
+
+def lr_scheduler(optimizer: torch.optim.Optimizer, schedule: omegaconf.DictConfig, updates: int) -> tp.Optional[tp.Any]:
+    """audiocraft's per-update learning rate schedule (`schedule.lr_scheduler`: cosine, polynomial_decay, ...)
+    over `updates`, or None; a schedule it cannot build (an unknown name, its `warmup` unset) is a BeatLMError.
+    """
+    try:
+        return builders.get_lr_scheduler(optimizer, schedule, updates)
+    except (ValueError, TypeError, AssertionError) as exc:
+        name = schedule.lr_scheduler
+        raise BeatLMError(f"schedule.lr_scheduler={name} cannot be built ({exc or type(exc).__name__}): "
+                          f"use one of audiocraft's schedules (MuLaN also takes plateau), with schedule.{name}.warmup "
+                          "set") from None
 
 
 def optimize(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer, max_norm: float,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from beatlm.solvers.steps import optimize
+from beatlm.solvers.steps import lr_scheduler, optimize
 
 
 def _model_and_loss(scale: float = 1.0):
@@ -35,3 +35,18 @@ def test_a_gradient_scaler_gives_the_unscaled_step(max_norm):
     assert torch.allclose(model.bias, reference.bias, atol=1e-6)
     if max_norm:
         assert metrics["grad_norm"] < 1e3  # measured after unscaling
+
+
+def test_lr_scheduler_is_audiocrafts_or_a_one_line_error():
+    from omegaconf import OmegaConf
+
+    from beatlm.utils.errors import BeatLMError
+    optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    cosine = {"warmup": 2, "lr_min_ratio": 0.0, "cycle_length": 1.0}
+    assert lr_scheduler(optimizer, OmegaConf.create({"lr_scheduler": None}), 10) is None
+    sched = lr_scheduler(optimizer, OmegaConf.create({"lr_scheduler": "cosine", "cosine": cosine}), 10)
+    sched.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5)  # half-way through the warm-up
+    for bad in ({"lr_scheduler": "sawtooth"}, {"lr_scheduler": "cosine", "cosine": {**cosine, "warmup": None}}):
+        with pytest.raises(BeatLMError, match="schedule.lr_scheduler=.* cannot be built"):
+            lr_scheduler(optimizer, OmegaConf.create(bad), 10)
