@@ -96,7 +96,7 @@ class MulanSolver(base.StandardSolver):
                                            seed=self.cfg.seed, num_workers=self.cfg.dataset.num_workers)
                 # Each process reads its share of every batch (beatlm.data.sharding).
                 self.dataloaders[split] = rank_loader(dataset, self.cfg.dataset.batch_size, lockstep=split,
-                                                      num_workers=self.cfg.dataset.num_workers,
+                                                      num_workers=self.cfg.frames_loader_workers,
                                                       collate_fn=MelWindowDataset.collate)
 
     def show(self) -> None:

@@ -51,10 +51,12 @@ def test_items_without_caption_or_sound_are_skipped_and_counted(beat_corpus, dor
 def test_a_training_step_on_frames_or_audio(in_memory, beat_corpus, dora_dir):
     from beatlm import train
     from beatlm.data.mel_windows import MelWindowDataset
-    xp = train.main.get_xp(_args(beat_corpus, f"frames_in_memory={in_memory}"))
+    xp = train.main.get_xp(_args(beat_corpus, f"frames_in_memory={in_memory}", "frames_loader_workers=1"))
     with xp.enter():
         solver = train.get_solver(xp.cfg)
     assert isinstance(solver.dataloaders["train"].dataset, MelWindowDataset) == in_memory
+    # In-memory windows are cut by frames_loader_workers processes; audio windows read by dataset.num_workers (0).
+    assert solver.dataloaders["train"].num_workers == (1 if in_memory else 0)
     assert not isinstance(solver.dataloaders["evaluate"].dataset, MelWindowDataset)  # whole clips of audio
     solver._current_stage = "train"
     with torch.no_grad():
