@@ -3,7 +3,7 @@
 Trains on (audio window, caption) pairs from manifests whose clips carry MusicInfo sidecars
 (audiocraft's MusicDataset), with audiocraft's StandardSolver machinery (checkpoints, resume, EMA,
 best state by validation loss) and a learning rate reduced on plateau of the validation loss
-(`schedule.lr_scheduler=plateau`) or one of audiocraft's per-update schedules.
+(`schedule.lr_scheduler=plateau`) or one of audiocraft's per-update schedules (micro: cosine).
 Stages: train / valid (contrastive loss), evaluate (text-to-audio recall@k, median rank, zero-shot
 style accuracy, each with its chance level), generate (fits the MuLaN token quantizer on audio
 embeddings of the training split; MuLaN generates no audio).

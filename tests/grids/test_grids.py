@@ -44,6 +44,7 @@ def test_mulan_sweep_lists_lr_times_plateau_factor(grid_config):
     cfgs = [sheep.xp.cfg for sheep in herd.sheeps.values()]
     assert {(c.optim.lr, c.schedule.plateau.factor) for c in cfgs} == {
         (lr, f) for lr in (2.5e-4, 5e-4, 1e-3) for f in (0.1, 0.3, 0.5)}
+    assert {c.schedule.lr_scheduler for c in cfgs} == {"plateau"}  # not micro's cosine
 
 
 def test_slurm_settings_of_the_config_reach_the_launcher(grid_config):

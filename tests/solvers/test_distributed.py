@@ -80,6 +80,7 @@ def _args(solver: str, beat_corpus, hierarchy_parts, stage_args, codec_args) -> 
                 "dataset.num_workers=0", *CURVE, "scaled.mulan.every=20", "dataset.valid.num_samples=4",
                 "generate.quantizer_samples=64", "mulan.audio.patch_dropout=0", "mulan.spec_augment.freq_mask=0",
                 "mulan.spec_augment.time_mask=0", "contrastive.sample_captions=false",
+                "scaled.mulan.lr_scheduler=plateau",
                 f"datasource.train={egs / 'train'}", f"datasource.valid={egs / 'valid'}",
                 f"datasource.evaluate={egs / 'train'}", f"datasource.generate={egs / 'valid'}"]
     return _with(stage_args(solver, beat_corpus, hierarchy_parts), *CURVE, "scaled.lm.every=20",

@@ -14,6 +14,7 @@ def _args(corpus: Path, *extra: str):
     return ["solver=musiclm/mulan", "model_scale=micro", "mulan.window=2", "dataset.batch_size=4",
             "dataset.num_workers=0", "optim.epochs=2", "optim.updates_per_epoch=2", "dataset.valid.num_samples=4",
             "generate.quantizer_samples=64", "label=mulan_test",
+            "scaled.mulan.lr_scheduler=plateau",  # the rate at optim.lr from the first of the tests' few updates
             f"datasource.train={egs / 'train'}", f"datasource.valid={egs / 'valid'}",
             f"datasource.evaluate={egs / 'train'}", f"datasource.generate={egs / 'valid'}", *extra]
 
@@ -82,10 +83,24 @@ def test_a_per_update_learning_rate_schedule(beat_corpus, dora_dir):
     lrs = [solver.run_step(i, batch, {})["lr"] for i in range(3)]
     assert lrs == pytest.approx([0.25e-3, 0.5e-3, 0.75e-3])  # warmed up once per update
     from beatlm.utils.errors import BeatLMError
-    for bad in (["schedule.lr_scheduler=sawtooth"], ["schedule.lr_scheduler=cosine"]):  # unknown; warmup unset
+    # An unknown schedule; one whose warm-up is unset.
+    for bad in (["schedule.lr_scheduler=sawtooth"], ["schedule.lr_scheduler=polynomial_decay"]):
         xp = train.main.get_xp(_args(beat_corpus, *bad))
         with xp.enter(), pytest.raises(BeatLMError, match="schedule.lr_scheduler=.* cannot be built"):
             train.get_solver(xp.cfg)
+
+
+def test_micro_learning_rate_follows_a_cosine_over_the_whole_run(beat_corpus, dora_dir):
+    from audiocraft.optim.cosine_lr_scheduler import CosineLRScheduler
+
+    from beatlm import train
+    args = [a for a in _args(beat_corpus) if not a.startswith(("optim.", "scaled.mulan.lr_scheduler"))]
+    xp = train.main.get_xp(args)
+    with xp.enter():
+        solver = train.get_solver(xp.cfg)
+    # config/model_scale/micro.yaml: 22 epochs of 100 updates, warm-up over the first 100.
+    assert isinstance(solver.lr_scheduler, CosineLRScheduler) and not solver._plateau
+    assert (solver.lr_scheduler.warmup_steps, solver.lr_scheduler.total_steps) == (100, 2200)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ PLATEAU_FACTORS = [0.1, 0.3, 0.5]
 @MulanExplorer
 def explorer(launcher):
     setup(launcher, "musiclm.mulan_sweep", solver="musiclm/mulan")
+    launcher.bind_({"schedule.lr_scheduler": "plateau"})  # micro's default is cosine
     with launcher.job_array():
         for lr in LEARNING_RATES:
             for factor in PLATEAU_FACTORS:
