@@ -19,11 +19,13 @@ def _history(folder: Path) -> list:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def test_train_interrupt_resume_export_load(tiny_egs, datasource_args, dora_dir, run_dora, tmp_path):
+@pytest.mark.parametrize("model", ["encodec/default", "encodec/spectral"])
+def test_train_interrupt_resume_export_load(model, tiny_egs, datasource_args, dora_dir, run_dora, tmp_path):
     from beatlm import train
-    args = ["solver=compression/beats", "model_scale=micro", "optim.epochs=3", "optim.updates_per_epoch=2",
-            "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2", "dataset.generate.num_samples=1",
-            "dataset.generate.segment_duration=1", "rvq.kmeans_iters=2", "label=e2e"] + datasource_args(tiny_egs)
+    args = ["solver=compression/beats", "model_scale=micro", f"model={model}", "optim.epochs=3",
+            "optim.updates_per_epoch=2", "dataset.valid.num_samples=2", "dataset.evaluate.num_samples=2",
+            "dataset.generate.num_samples=1", "dataset.generate.segment_duration=1", "rvq.kmeans_iters=2",
+            "label=e2e"] + datasource_args(tiny_egs)
     xp = train.main.get_xp(args)
 
     # 1. Train, and interrupt the run once the first epoch is committed (a short epoch may still end

@@ -25,6 +25,7 @@ def apply() -> None:
     audiocraft_train.apply()
     keep_last.apply()
     secure_load.apply()
-    from . import balancer_world_size, rvq_ema_sync
+    from . import balancer_world_size, mrstft_scalar, rvq_ema_sync
     balancer_world_size.apply()
+    mrstft_scalar.apply()
     rvq_ema_sync.apply()

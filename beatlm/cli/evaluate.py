@@ -2,6 +2,7 @@
 
     beatlm eval --model models/beatlm-micro --prompts prompts.jsonl --out report/ [--reference corpus/egs/test]
     beatlm eval mulan --model out/mulan.th --manifest corpus/egs/test
+    beatlm eval codec --model models/beatlm-micro --audio ../real-cc0 --opus 6 --out codec-report/
 """
 
 import argparse
@@ -19,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Without KIND: generate --seeds samples per prompt with a model bundle and write report.md, "
                     "report.json, plots and the samples to --out (tempo and key adherence, MuLaN cycle consistency, "
                     "vocal presence, Fréchet distance to --reference, diversity, codec reconstruction), each target "
-                    "marked met or not. With KIND: metrics of an exported MuLaN or semantic tokenizer.")
+                    "marked met or not. With KIND: metrics of an exported MuLaN, semantic tokenizer or codec.")
     add_model_options(parser)
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=False)
     mulan = kinds.add_parser(
@@ -52,6 +53,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tok.add_argument("--limit", type=int, default=None, help="evaluate on the first N clips only")
     tok.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     tok.set_defaults(run=run_semantic_tokenizer)
+    codec = kinds.add_parser(
+        "codec", help="what a codec keeps of audio: tempo, key, chroma and onset correlation, frame-rate buzz",
+        usage="beatlm eval codec (--model DIR | --codec FILE) (--audio DIR | --corpus DIR) --out DIR [options]",
+        description="Encode and decode every file with the codec (and with Opus through ffmpeg when --opus is given), "
+                    "then measure each version against the original: tempo and key against the MusicInfo sidecar's "
+                    "labels where there is one, chroma and onset-envelope correlation, log-mel L1, and how many of "
+                    "the 12 strongest spectral peaks sit on multiples of the codec's frame rate. Writes report.md, "
+                    "report.json and spectrograms.png to --out.")
+    which = codec.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="model bundle folder: its codec")
+    which.add_argument("--codec", help="codec export (beatlm export codec), training checkpoint or //sig/<SIG>")
+    audio = codec.add_mutually_exclusive_group(required=True)
+    audio.add_argument("--audio", type=Path, help="folder of audio files (WAV/FLAC/MP3/OGG; not recursive)")
+    audio.add_argument("--corpus", type=Path, help="rendered corpus folder: every clip under its audio/")
+    codec.add_argument("--out", type=Path, required=True, help="report folder (new or empty, unless --overwrite)")
+    codec.add_argument("--opus", type=float, default=None, metavar="KBPS",
+                       help="also measure Opus at this bitrate (ffmpeg libopus), e.g. 6")
+    codec.add_argument("--limit", type=int, default=None, help="the first N files only")
+    codec.add_argument("--overwrite", action="store_true", help="write into a non-empty report folder")
+    codec.add_argument("--quiet", action="store_true", help="no progress bar")
+    codec.set_defaults(run=run_codec)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +115,31 @@ def run_model(args: argparse.Namespace) -> int:
         value = "n/a" if target["value"] is None else f"{target['value']:.3f}"
         result = "not evaluated" if target["met"] is None else ("met" if target["met"] else "NOT met")
         print(f"{target['name']:<24} {value:>7}  ({target['target']}): {result}")
+    print(f"report: {args.out / 'report.md'}")
+    return 0
+
+
+def run_codec(args: argparse.Namespace) -> int:
+    from ..evaluation.codec_report import evaluate_codec
+    from ..metrics.codec import audio_files
+    from ..models.loaders import load_compression_model
+    if args.limit is not None and args.limit < 1:
+        raise BeatLMError("--limit must be at least 1")
+    if args.opus is not None and not 0.5 <= args.opus <= 512:
+        raise BeatLMError(f"--opus is a bitrate in kbps between 0.5 and 512, got {args.opus}")
+    files = audio_files(args.corpus / "audio", recursive=True) if args.corpus else audio_files(args.audio)
+    files = files[:args.limit] if args.limit else files
+    source = Path(args.model) / "codec.th" if args.model else args.codec
+    codec = load_compression_model(source)
+    report = evaluate_codec(codec, files, args.out, opus_kbps=args.opus, codec_name=str(source),
+                            overwrite=args.overwrite, progress=not args.quiet)
+    for name, s in report["versions"].items():
+        tempo = "" if s["tempo_accuracy"] is None else f"tempo {100 * s['tempo_accuracy']:.0f} %  "
+        key = "" if s["key_accuracy"] is None else f"key {100 * s['key_accuracy']:.0f} %  "
+        print(f"{name}: {tempo}{key}chroma r {s['chroma_corr']:.3f}  onset r {s['onset_corr']:.3f}  "
+              f"log-mel L1 {s['log_mel_l1_db']:.2f} dB  frame-rate peaks {s['frame_rate_peaks']:.1f}/12")
+    for skipped in report["skipped"]:
+        print(f"skipped {skipped['file']}: {skipped['reason']}")
     print(f"report: {args.out / 'report.md'}")
     return 0
 

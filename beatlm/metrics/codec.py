@@ -20,20 +20,28 @@ DEFAULT_FOLDER = DRUMS_CC0_DIR
 MIN_SECONDS = 0.25  # shorter files are padded with silence to this length (one-shots can be a few ms)
 
 
-def audio_files(folder: tp.Union[str, Path]) -> tp.List[Path]:
-    """The audio files of a folder (not recursive), sorted; BeatLMError when there is none."""
+def audio_files(folder: tp.Union[str, Path], recursive: bool = False) -> tp.List[Path]:
+    """The audio files of a folder (`recursive`: and of its sub-folders), sorted; BeatLMError when there is none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BeatLMError(f"codec audio folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = sorted(p for p in found if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     if not files:
         raise BeatLMError(f"codec audio folder {folder} holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
     return files
 
 
-def _read(path: Path, sample_rate: int, channels: int, resamplers: tp.Dict[int, tp.Any]) -> torch.Tensor:
-    """[C, T] at the codec's rate and channels (one julius resampler per source rate: building one costs more
-    than resampling a one-shot)."""
+_RESAMPLERS: tp.Dict[tp.Tuple[int, int], tp.Any] = {}
+
+
+def read_audio(path: tp.Union[str, Path], sample_rate: int, channels: int = 1) -> torch.Tensor:
+    """[C, T] at the codec's rate and channels, padded to MIN_SECONDS (one julius resampler per pair of rates,
+    kept: building one costs more than resampling a one-shot).
+
+    Raises:
+        BeatLMError: the file cannot be read as audio.
+    """
     from audiocraft.data.audio_utils import convert_audio_channels
     import julius
 
@@ -41,9 +49,9 @@ def _read(path: Path, sample_rate: int, channels: int, resamplers: tp.Dict[int, 
     wav, sr = read_clip(path)
     wav = convert_audio_channels(wav.float(), channels)
     if sr != sample_rate:
-        if sr not in resamplers:
-            resamplers[sr] = julius.ResampleFrac(sr, sample_rate)
-        wav = resamplers[sr](wav)
+        if (sr, sample_rate) not in _RESAMPLERS:
+            _RESAMPLERS[sr, sample_rate] = julius.ResampleFrac(sr, sample_rate)
+        wav = _RESAMPLERS[sr, sample_rate](wav)
     minimum = int(MIN_SECONDS * sample_rate)
     if wav.shape[-1] < minimum:
         wav = torch.nn.functional.pad(wav, (0, minimum - wav.shape[-1]))
@@ -79,9 +87,8 @@ def codec_metrics(codec: "CompressionModel", folder: tp.Union[str, Path]) -> tp.
     mel = MelSpectrogramL1Loss(sample_rate=rate, n_fft=1024, hop_length=256, win_length=1024, n_mels=64,
                                log=True)
     per_file: tp.List[tp.Dict[str, tp.Any]] = []
-    resamplers: tp.Dict[int, tp.Any] = {}
     for path in audio_files(folder):
-        wav = _read(path, rate, channels, resamplers)[None].to(device)
+        wav = read_audio(path, rate, channels)[None].to(device)
         out = reconstruct(codec, wav).float().cpu()
         wav = wav.cpu()
         # One segment spanning the whole file: audiocraft's `segment=None` path fails its own shape check, and

@@ -18,13 +18,40 @@ if tp.TYPE_CHECKING:
 
     from ..modules.mulan_frontend import LogMelFrontend
     from .mulan import MuLaNModel
+    from .spectral_codec import SpectralCodec
 
 
 def get_compression_model(cfg: omegaconf.DictConfig, device: str = "cpu") -> CompressionModel:
-    """The Encodec codec described by an experiment config (audiocraft's builder), on `device`."""
+    """The codec described by an experiment config, on `device`.
+
+    `compression_model: spectral` is BeatLM's spectral codec (config/model/encodec/spectral.yaml); every
+    other value goes to audiocraft's builder (`encodec`).
+    """
     cfg = omegaconf.OmegaConf.create(omegaconf.OmegaConf.to_container(cfg, resolve=False))
     cfg.device = device
+    if cfg.compression_model == "spectral":
+        return get_spectral_codec(cfg).to(device)
     return ac_builders.get_compression_model(cfg).to(device)
+
+
+def get_spectral_codec(cfg: omegaconf.DictConfig) -> "SpectralCodec":
+    """The spectral codec of a config's `spectral` section, with audiocraft's quantizer of its `quantizer` key."""
+    from ..modules.spectral_codec import SpectralDecoder, SpectralEncoder, STFTFrames
+    from .spectral_codec import SpectralCodec
+    s = cfg.spectral
+    if s.n_fft < s.hop_length or cfg.sample_rate % s.hop_length:
+        raise BeatLMError(f"spectral.hop_length={s.hop_length} must divide sample_rate={cfg.sample_rate} and be at "
+                          f"most spectral.n_fft={s.n_fft}")
+    frames = STFTFrames(s.n_fft, s.hop_length)
+    encoder = SpectralEncoder(frames, s.dimension, s.dim, s.intermediate_dim, s.encoder_layers)
+    decoder = SpectralDecoder(frames, s.dimension, s.dim, s.intermediate_dim, s.decoder_layers,
+                              griffin_lim_iters=s.griffin_lim_iters, griffin_lim_seed=s.griffin_lim_seed,
+                              pitched=s.get("pitched", False), sample_rate=cfg.sample_rate)
+    quantizer = ac_builders.get_quantizer(s.quantizer, cfg, s.dimension)
+    return SpectralCodec(encoder, decoder, quantizer, sample_rate=cfg.sample_rate, channels=cfg.channels,
+                         # exports made before these keys trained without them
+                         magnitude_weight=s.get("magnitude_weight", 0.0),
+                         magnitude_tilt_hz=s.get("magnitude_tilt_hz", 0.0))
 
 
 def get_mulan_frontend(cfg: omegaconf.DictConfig) -> "LogMelFrontend":

@@ -15,6 +15,7 @@ from ..utils.errors import BeatLMError
 
 # BeatLM solver name -> "module:Class". Each later stage adds its line here.
 _SOLVERS: tp.Dict[str, str] = {
+    "compression": "beatlm.solvers.compression:CompressionSolver",
     "mulan": "beatlm.solvers.mulan:MulanSolver",
     "semantic_lm": "beatlm.solvers.semantic:SemanticSolver",
     "coarse_lm": "beatlm.solvers.coarse:CoarseSolver",
