@@ -154,6 +154,8 @@ def evaluate_codec(codec: "CompressionModel", files: tp.Sequence[Path], out_dir:
     """
     from tqdm import tqdm
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BeatLMError(f"report folder {out_dir} is a file")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise BeatLMError(f"report folder {out_dir} is not empty (pass --overwrite to write into it)")
     ffmpeg = check_opus() if opus_kbps is not None else None

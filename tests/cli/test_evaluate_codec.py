@@ -61,6 +61,7 @@ def test_corpus_folder_and_limit(codec_sig, beat_corpus, tmp_path):
     ("not_a_codec", "not a codec"),
     ("no_ffmpeg", "needs ffmpeg"),
     ("not_empty", "not empty"),
+    ("out_is_a_file", "is a file"),
 ])
 def test_bad_input_is_one_line_and_exit_2(codec_sig, clips, tmp_path, monkeypatch, capsys, setup, message):
     out, audio, codec, extra = tmp_path / "out", clips, codec_sig, []
@@ -82,11 +83,15 @@ def test_bad_input_is_one_line_and_exit_2(codec_sig, clips, tmp_path, monkeypatc
     elif setup == "not_empty":
         out.mkdir()
         (out / "keep.txt").write_text("mine")
+    elif setup == "out_is_a_file":
+        out.write_text("mine")
     capsys.readouterr()
     assert main(["eval", "codec", "--codec", codec, "--audio", str(audio), "--out", str(out), "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("beatlm: error:") and message in err, err
     if setup == "not_empty":
         assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    elif setup == "out_is_a_file":
+        assert out.read_text() == "mine"
     else:
         assert not out.exists()
