@@ -20,8 +20,8 @@ def test_beatlm_name_resolves_to_registered_class(monkeypatch):
 
 
 @pytest.mark.parametrize("name,module,klass", [
-    ("compression", "audiocraft.solvers.compression", "CompressionSolver"),
     ("musicgen", "audiocraft.solvers.musicgen", "MusicGenSolver"),
+    ("lm", "audiocraft.solvers.musicgen", "MusicGenSolver"),
 ])
 def test_audiocraft_name_falls_back_to_audiocraft(name, module, klass, monkeypatch):
     import importlib
@@ -30,6 +30,18 @@ def test_audiocraft_name_falls_back_to_audiocraft(name, module, klass, monkeypat
     monkeypatch.setattr(ac_class, "__init__", lambda self, cfg: built.append(cfg))
     solver = builders.get_solver(OmegaConf.create({"solver": name}))
     assert type(solver) is ac_class and len(built) == 1
+
+
+def test_compression_is_audiocrafts_solver_with_beatlms_model_builder(monkeypatch):
+    from audiocraft.solvers.compression import CompressionSolver as AudiocraftCompressionSolver
+
+    from beatlm.solvers.compression import CompressionSolver
+    built = []
+    monkeypatch.setattr(AudiocraftCompressionSolver, "__init__", lambda self, cfg: built.append(cfg))
+    solver = builders.get_solver(OmegaConf.create({"solver": "compression"}))
+    assert type(solver) is CompressionSolver and isinstance(solver, AudiocraftCompressionSolver) and len(built) == 1
+    # everything but the model builder is audiocraft's
+    assert [name for name in vars(CompressionSolver) if not name.startswith("_")] == ["build_model"]
 
 
 def test_unknown_name_is_a_clear_error():
