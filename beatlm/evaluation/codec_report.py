@@ -96,7 +96,7 @@ def measure(reference: Reference, version: np.ndarray, sample_rate: int, frame_r
         onset_corr=reconstruction.correlation(reference.onsets, reconstruction.onset_envelope(version, sample_rate)),
         log_mel_l1_db=reconstruction.log_mel_l1_db(reference.wav, version, sample_rate),
         frame_rate_peaks=reconstruction.frame_rate_peaks(version, sample_rate, frame_rate),
-        si_snr_db=reconstruction.si_snr_db(reference.wav, version))
+        si_snr_db=reconstruction.si_snr_db(reference.wav, version, sample_rate))
 
 
 def _labels(path: Path) -> tp.Dict[str, tp.Any]:

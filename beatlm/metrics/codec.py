@@ -80,7 +80,9 @@ def codec_metrics(codec: "CompressionModel", folder: tp.Union[str, Path]) -> tp.
         Mean SI-SNR (dB, higher is better) and mel distance (L1 between log-mel spectrograms, lower is
         better) over the files, per-file values, and the folder.
     """
-    from audiocraft.losses import SISNR, MelSpectrogramL1Loss
+    from audiocraft.losses import MelSpectrogramL1Loss
+
+    from .reconstruction import si_snr_db
     rate, channels = int(codec.sample_rate), int(codec.channels)
     tensors = list(codec.parameters()) + list(codec.buffers()) if isinstance(codec, torch.nn.Module) else []
     device = tensors[0].device if tensors else torch.device("cpu")
@@ -91,10 +93,8 @@ def codec_metrics(codec: "CompressionModel", folder: tp.Union[str, Path]) -> tp.
         wav = read_audio(path, rate, channels)[None].to(device)
         out = reconstruct(codec, wav).float().cpu()
         wav = wav.cpu()
-        # One segment spanning the whole file: audiocraft's `segment=None` path fails its own shape check, and
-        # with shorter segments it scores only the first one.
-        sisnr = SISNR(sample_rate=rate, segment=(wav.shape[-1] + 0.5) / rate, overlap=0.0)
-        per_file.append({"file": path.name, "si_snr_db": -float(sisnr(out, wav)), "mel_distance": float(mel(out, wav))})
+        per_file.append({"file": path.name, "si_snr_db": si_snr_db(wav, out, rate),
+                         "mel_distance": float(mel(out, wav))})
     return {"folder": str(folder), "files": len(per_file), "sample_rate": rate,
             "si_snr_db": sum(f["si_snr_db"] for f in per_file) / len(per_file),
             "mel_distance": sum(f["mel_distance"] for f in per_file) / len(per_file), "per_file": per_file}

@@ -84,10 +84,15 @@ def frame_rate_peaks(wav: np.ndarray, sample_rate: int, frame_rate: float, count
     return int(np.sum(np.abs(peaks - frame_rate * np.round(peaks / frame_rate)) <= tolerance))
 
 
-def si_snr_db(original: np.ndarray, other: np.ndarray) -> float:
-    """Scale-invariant signal-to-noise ratio in dB (higher is better; says little of a GAN or phase-free codec)."""
-    n = min(len(original), len(other))
-    s, e = np.asarray(original[:n], np.float64), np.asarray(other[:n], np.float64)
-    s, e = s - s.mean(), e - e.mean()
-    target = (e @ s) / max(s @ s, 1e-12) * s
-    return float(10 * np.log10(max(target @ target, 1e-12) / max((e - target) @ (e - target), 1e-12)))
+def si_snr_db(original: tp.Any, other: tp.Any, sample_rate: int) -> float:
+    """Scale-invariant SNR in dB of `other` against `original` (mono [T] arrays or [B, C, T] tensors), audiocraft's
+    `SISNR` over the whole signal (higher is better; says little of a GAN or phase-free codec)."""
+    from audiocraft.losses import SISNR
+    import torch
+    ref, est = (torch.as_tensor(np.asarray(x, np.float32)) for x in (original, other))
+    ref, est = (x if x.dim() == 3 else x.reshape(1, 1, -1) for x in (ref, est))
+    n = min(ref.shape[-1], est.shape[-1])
+    # one segment spanning the signal: audiocraft's `segment=None` path fails its own shape check, and with
+    # shorter segments it scores only the first one
+    sisnr = SISNR(sample_rate=sample_rate, segment=(n + 0.5) / sample_rate, overlap=0.0)
+    return -float(sisnr(est[..., :n], ref[..., :n]))

@@ -21,7 +21,7 @@ def test_same_signal_scores_perfectly():
     assert rec.chroma_correlation(wav, wav, RATE) == pytest.approx(1.0)
     assert rec.onset_correlation(wav, wav, RATE) == pytest.approx(1.0)
     assert rec.log_mel_l1_db(wav, wav, RATE) == pytest.approx(0.0)
-    assert rec.si_snr_db(wav, wav) > 60
+    assert rec.si_snr_db(wav, wav, RATE) > 40  # not infinite: audiocraft's SISNR adds an epsilon
 
 
 def test_another_pitch_or_rhythm_scores_lower():
